@@ -1,0 +1,189 @@
+"""Training data: image streams from the Hub or local folders through ``datasets``, decoded robustly.
+
+Streams are read undecoded (``Image(decode=False)``) and every image is opened here, inside
+try/except, because one truncated JPEG inside ``datasets``' own decoder ends the whole stream.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from datasets import ClassLabel, Image as ImageFeature, IterableDataset, interleave_datasets, load_dataset
+from datasets.distributed import split_dataset_by_node
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import IterableDataset as TorchIterableDataset
+
+from .images import ImageError, load_image, to_tensor
+
+GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
+
+
+def open_stream(
+    source: str,
+    image_column: str = "image",
+    split: str = "train",
+    streaming: bool = True,
+) -> IterableDataset:
+    """A Hub dataset id or a local folder (read as ``imagefolder``, sub-folder names as ``label``)
+    as an undecoded stream of examples."""
+    if Path(source).expanduser().is_dir():
+        ds = load_dataset("imagefolder", data_dir=str(Path(source).expanduser()), split=split, streaming=streaming)
+    else:
+        ds = load_dataset(source, split=split, streaming=streaming)
+    if image_column not in ds.features:
+        raise ValueError(f"{source}: no column {image_column!r}; columns are {list(ds.features)}")
+    ds = ds.cast_column(image_column, ImageFeature(decode=False))
+    if not isinstance(ds, IterableDataset):
+        ds = ds.to_iterable_dataset()
+    return ds
+
+
+def balanced(ds: IterableDataset, label_column: str, seed: int) -> IterableDataset:
+    """An endless stream that draws each value of ``label_column`` equally often.
+
+    Filtering an undecoded stream opens no images; each label's stream repeats, so rare labels are
+    oversampled rather than the stream stopping when they run out.
+    """
+    feature = ds.features.get(label_column) if ds.features else None
+    if not isinstance(feature, ClassLabel):
+        raise ValueError(
+            f"cannot balance by {label_column!r}: it must be a class-label column "
+            f"(columns: {list(ds.features or {})})"
+        )
+    streams = [
+        ds.filter(lambda ex, k=k: ex[label_column] == k).repeat(None)
+        for k in range(feature.num_classes)
+    ]
+    n = len(streams)
+    return interleave_datasets(streams, probabilities=[1.0 / n] * n, seed=seed, stopping_strategy="all_exhausted")
+
+
+def training_stream(
+    source: str,
+    *,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+    image_column: str = "image",
+    balance_by: str | None = None,
+    shuffle_buffer: int = 1000,
+) -> IterableDataset:
+    """The endless, shuffled, optionally label-balanced stream one process trains on."""
+    ds = open_stream(source, image_column)
+    ds = ds.shuffle(seed=seed, buffer_size=shuffle_buffer)
+    ds = balanced(ds, balance_by, seed) if balance_by else ds.repeat(None)
+    if world_size > 1:
+        ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
+    return ds
+
+
+@dataclass
+class CropSpec:
+    """How a training image becomes a tensor: shorter side resized to ``resize``, random ``crop``."""
+
+    resize: int = 512
+    crop: int = 256
+    min_side: int = 64
+    skip_grayscale: bool = True
+
+
+def decode_example(value: dict | Image.Image, spec: CropSpec, rng: random.Random) -> Tensor:
+    """One undecoded ``datasets`` image -> ``(3, crop, crop)`` tensor; :class:`ImageError` if unusable."""
+    if isinstance(value, dict):
+        src = value.get("bytes") or value.get("path")
+        if src is None:
+            raise ImageError("example has neither bytes nor path")
+        if isinstance(src, bytes):
+            with Image.open(io.BytesIO(src)) as probe:
+                mode = probe.mode
+        else:
+            with Image.open(src) as probe:
+                mode = probe.mode
+    else:
+        src, mode = value, value.mode
+    if spec.skip_grayscale and mode in GRAYSCALE_MODES:
+        raise ImageError("grayscale image")
+    img = load_image(src, min_side=spec.min_side)
+    w, h = img.size
+    scale = max(spec.resize, spec.crop) / min(w, h)
+    img = img.resize((max(spec.crop, round(w * scale)), max(spec.crop, round(h * scale))), Image.Resampling.BILINEAR)
+    left = rng.randint(0, img.width - spec.crop)
+    top = rng.randint(0, img.height - spec.crop)
+    return to_tensor(img.crop((left, top, left + spec.crop, top + spec.crop)))[0]
+
+
+class DecodedCrops(TorchIterableDataset):
+    """Yields ``(crop, skipped)``: a training crop and how many bad images were skipped before it.
+
+    Decoding runs in ``threads`` threads of this process (PIL releases the GIL while decoding and
+    resizing). DataLoader worker processes would not help: ``datasets`` hands a one-shard stream
+    to a single worker and stops the others.
+    """
+
+    def __init__(
+        self, stream: IterableDataset, spec: CropSpec, seed: int, image_column: str = "image", threads: int = 0
+    ) -> None:
+        self.stream, self.spec, self.seed, self.image_column = stream, spec, seed, image_column
+        self.threads = threads
+
+    def _decode(self, example: dict, seed: int) -> Tensor | None:
+        try:
+            return decode_example(example[self.image_column], self.spec, random.Random(seed))
+        except (ImageError, OSError, ValueError, Image.DecompressionBombError):
+            return None
+
+    def __iter__(self):
+        rng = random.Random(self.seed)
+        examples = ((ex, rng.getrandbits(32)) for ex in self.stream)
+        results = self._threaded(examples) if self.threads > 0 else (self._decode(*job) for job in examples)
+        skipped = 0
+        for crop in results:
+            if crop is None:
+                skipped += 1
+                continue
+            yield crop, skipped
+            skipped = 0
+
+    def _threaded(self, examples: Iterator[tuple[dict, int]]) -> Iterator[Tensor | None]:
+        """Decoded crops in stream order, with up to ``4 * threads`` images in flight."""
+        pool = ThreadPoolExecutor(self.threads)
+        pending: deque[Future] = deque()
+        try:
+            for job in examples:
+                pending.append(pool.submit(self._decode, *job))
+                if len(pending) >= 4 * self.threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def crop_loader(
+    source: str,
+    spec: CropSpec,
+    batch_size: int,
+    *,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+    balance_by: str | None = None,
+    image_column: str = "image",
+    threads: int = 0,
+) -> torch.utils.data.DataLoader:
+    """An endless DataLoader of ``(images (B, 3, crop, crop), skipped (B,))`` batches."""
+    stream = training_stream(
+        source, seed=seed, rank=rank, world_size=world_size, image_column=image_column, balance_by=balance_by
+    )
+    return torch.utils.data.DataLoader(
+        DecodedCrops(stream, spec, seed=seed + 7919 * rank, image_column=image_column, threads=threads),
+        batch_size=batch_size,
+    )

@@ -1,0 +1,161 @@
+"""Pure tensor functions of the method: statistics, feature transforms, colour transfer, losses.
+
+Nothing here holds state. Feature maps are ``(N, C, H, W)``; statistics are ``(N, C, 1, 1)``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+EPS = 1e-5
+
+
+def calc_mean_std(feat: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
+    """Channel-wise mean and standard deviation over space: ``(N, C, H, W) -> 2 x (N, C, 1, 1)``.
+
+    The variance is the biased one plus ``eps`` so that flat regions do not divide by zero.
+    """
+    if feat.dim() != 4:
+        raise ValueError(f"expected a (N, C, H, W) feature map, got shape {tuple(feat.shape)}")
+    n, c = feat.shape[:2]
+    flat = feat.reshape(n, c, -1).float()
+    mean = flat.mean(dim=2).view(n, c, 1, 1)
+    std = (flat.var(dim=2, unbiased=False) + eps).sqrt().view(n, c, 1, 1)
+    return mean, std
+
+
+def masked_mean_std(feat: Tensor, mask: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
+    """Mean and std of ``feat`` over the positions where ``mask`` (``(N, 1, H, W)``, 0..1) is on."""
+    weight = mask.float()
+    total = weight.sum(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+    mean = (feat.float() * weight).sum(dim=(2, 3), keepdim=True) / total
+    var = ((feat.float() - mean) ** 2 * weight).sum(dim=(2, 3), keepdim=True) / total
+    return mean, (var + eps).sqrt()
+
+
+def adaptive_instance_normalization(
+    content_feat: Tensor, style_mean: Tensor, style_std: Tensor, eps: float = EPS
+) -> Tensor:
+    """AdaIN (Huang & Belongie eq. 8): give the content features the style's channel mean and std."""
+    c_mean, c_std = calc_mean_std(content_feat, eps)
+    return (content_feat.float() - c_mean) / c_std * style_std + style_mean
+
+
+def adain(content_feat: Tensor, style_feat: Tensor, eps: float = EPS) -> Tensor:
+    """AdaIN from two feature maps; the style map may have any spatial size."""
+    s_mean, s_std = calc_mean_std(style_feat, eps)
+    return adaptive_instance_normalization(content_feat, s_mean, s_std, eps)
+
+
+def blend_stats(
+    means: Sequence[Tensor], stds: Sequence[Tensor], weights: Sequence[float]
+) -> tuple[Tensor, Tensor]:
+    """Interpolate several styles' statistics with weights.
+
+    AdaIN is affine in the style statistics, so blending the statistics gives exactly
+    ``sum_i w_i * AdaIN(c, s_i)``, at the cost of a single transform.
+    """
+    if not (len(means) == len(stds) == len(weights)) or not means:
+        raise ValueError("need one weight per style and at least one style")
+    mean = sum(w * m for w, m in zip(weights, means))
+    std = sum(w * s for w, s in zip(weights, stds))
+    return mean, std
+
+
+def normalize_weights(weights: Sequence[float] | None, count: int) -> list[float]:
+    """Check interpolation weights and scale them to sum to one (equal weights when ``None``)."""
+    if weights is None:
+        return [1.0 / count] * count
+    weights = [float(w) for w in weights]
+    if len(weights) != count:
+        raise ValueError(f"got {len(weights)} weights for {count} styles")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"weights must be non-negative with a positive sum, got {weights}")
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def feature_covariance(feat: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean ``(C, 1)`` and covariance ``(C, C)`` of one feature map ``(1, C, H, W)`` over positions."""
+    if feat.dim() != 4 or feat.shape[0] != 1:
+        raise ValueError(f"expected a single (1, C, H, W) feature map, got {tuple(feat.shape)}")
+    flat = feat[0].reshape(feat.shape[1], -1).double()
+    mean = flat.mean(dim=1, keepdim=True)
+    centred = flat - mean
+    cov = centred @ centred.T / max(flat.shape[1] - 1, 1)
+    return mean, cov
+
+
+def _matrix_power_sym(cov: Tensor, power: float, eps: float) -> Tensor:
+    """``cov ** power`` for a symmetric positive semi-definite matrix, small eigenvalues dropped."""
+    evals, evecs = torch.linalg.eigh(cov)
+    keep = evals > eps
+    evals, evecs = evals[keep], evecs[:, keep]
+    return (evecs * evals.pow(power)) @ evecs.T
+
+
+def whiten_colour(
+    content_feat: Tensor, style_mean: Tensor, style_cov: Tensor, eps: float = 1e-5
+) -> Tensor:
+    """WCT (Li et al. 2017): whiten the content features, then colour them with the style covariance.
+
+    ``content_feat`` is ``(1, C, H, W)``; ``style_mean`` is ``(C, 1)`` and ``style_cov`` ``(C, C)``
+    as returned by :func:`feature_covariance`. The output has the style's mean and covariance.
+    """
+    c_mean, c_cov = feature_covariance(content_feat)
+    _, c, h, w = content_feat.shape
+    flat = content_feat[0].reshape(c, -1).double() - c_mean
+    whitened = _matrix_power_sym(c_cov, -0.5, eps) @ flat
+    coloured = _matrix_power_sym(style_cov.double(), 0.5, eps) @ whitened + style_mean.double()
+    return coloured.reshape(1, c, h, w).to(torch.float32)
+
+
+def coral(source: Tensor, target: Tensor, eps: float = 1e-5) -> Tensor:
+    """Match the colour mean and covariance of ``source`` image ``(3, H, W)`` to ``target``'s.
+
+    Used for colour preservation: recolouring the style image with the photo's palette before
+    encoding keeps the photo's colours in the result (Gatys et al. 2016, "colour histogram matching").
+    """
+    if source.dim() != 3 or target.dim() != 3 or source.shape[0] != 3 or target.shape[0] != 3:
+        raise ValueError("coral expects two (3, H, W) images")
+    s = source.reshape(3, -1).double()
+    t = target.reshape(3, -1).double()
+    s_mean, t_mean = s.mean(1, keepdim=True), t.mean(1, keepdim=True)
+    s_cov = torch.cov(s) + eps * torch.eye(3, dtype=s.dtype)
+    t_cov = torch.cov(t) + eps * torch.eye(3, dtype=t.dtype)
+    out = _matrix_power_sym(t_cov, 0.5, 0.0) @ _matrix_power_sym(s_cov, -0.5, 0.0) @ (s - s_mean) + t_mean
+    return out.reshape(source.shape).clamp(0, 1).to(source.dtype)
+
+
+def content_loss(output_feat: Tensor, target: Tensor) -> Tensor:
+    """MSE between the output's relu4_1 features and the AdaIN target (paper eq. 12)."""
+    return F.mse_loss(output_feat.float(), target.float())
+
+
+def style_loss(output_feats: Sequence[Tensor], style_feats: Sequence[Tensor]) -> Tensor:
+    """Sum over layers of the MSE of channel means plus the MSE of channel stds (paper eq. 13)."""
+    loss = output_feats[0].new_zeros((), dtype=torch.float32)
+    for out, sty in zip(output_feats, style_feats, strict=True):
+        o_mean, o_std = calc_mean_std(out)
+        s_mean, s_std = calc_mean_std(sty)
+        loss = loss + F.mse_loss(o_mean, s_mean) + F.mse_loss(o_std, s_std)
+    return loss
+
+
+def gram_matrix(feat: Tensor) -> Tensor:
+    """Gram matrix ``(N, C, C)`` normalised by the number of positions (Gatys et al.)."""
+    n, c = feat.shape[:2]
+    flat = feat.reshape(n, c, -1).float()
+    return flat @ flat.transpose(1, 2) / flat.shape[2]
+
+
+def gram_loss(output_feats: Sequence[Tensor], style_feats: Sequence[Tensor]) -> Tensor:
+    """Sum over layers of the MSE between Gram matrices, a second opinion on style match."""
+    loss = output_feats[0].new_zeros((), dtype=torch.float32)
+    for out, sty in zip(output_feats, style_feats, strict=True):
+        loss = loss + F.mse_loss(gram_matrix(out), gram_matrix(sty))
+    return loss

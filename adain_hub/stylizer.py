@@ -1,0 +1,207 @@
+"""Stylize images: load, resize, encode once, transform, decode. Plain inputs in, PIL images out."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from . import functional as AF
+from .backends import Backend, make_backend
+from .images import ImageInput, fit, load_image, load_mask, to_pil, to_tensor, working_size
+from .model import AdaIN
+
+Method = Literal["adain", "wct"]
+
+
+@dataclass(frozen=True)
+class StyleFeatures:
+    """A style encoded once: relu4_1 features and their statistics, reusable across contents.
+
+    ``mean``/``std`` are ``(1, C, 1, 1)``; ``features`` is kept for WCT, whose covariance is
+    computed on first use and cached.
+    """
+
+    features: Tensor
+    mean: Tensor
+    std: Tensor
+
+    @classmethod
+    def from_features(cls, features: Tensor) -> "StyleFeatures":
+        mean, std = AF.calc_mean_std(features)
+        return cls(features, mean, std)
+
+    def covariance(self) -> tuple[Tensor, Tensor]:
+        """``(C, 1)`` mean and ``(C, C)`` covariance for WCT, computed once."""
+        if "_cov" not in self.__dict__:
+            object.__setattr__(self, "_cov", AF.feature_covariance(self.features))
+        return self.__dict__["_cov"]
+
+
+StyleInput = ImageInput | StyleFeatures
+
+
+def _fingerprint(img: Image.Image) -> str:
+    return hashlib.blake2b(img.tobytes(), digest_size=16).hexdigest() + f"{img.size}"
+
+
+class Stylizer:
+    """Style transfer with a loaded :class:`AdaIN` model.
+
+    Encoded styles and contents are kept in a small LRU cache keyed by their pixels, so changing
+    ``alpha``, weights or masks never re-encodes an image that did not change.
+
+    Args:
+        model: the network (``AdaIN.from_pretrained(...)``).
+        backend: ``"auto"`` (fastest available), ``"openvino"``, ``"bf16"`` or ``"fp32"``.
+        size: default cap on the longer side of the content at which the network runs.
+        style_size: cap on the longer side of style images.
+        cache_size: how many encoded images to keep.
+    """
+
+    def __init__(
+        self,
+        model: AdaIN,
+        backend: str | Backend = "auto",
+        size: int | None = 512,
+        style_size: int | None = 512,
+        cache_size: int = 16,
+    ) -> None:
+        self.model = model.eval()
+        self.backend = make_backend(model, backend) if isinstance(backend, str) else backend
+        self.size = size
+        self.style_size = style_size
+        self._cache: OrderedDict[tuple, Tensor] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -- encoding ---------------------------------------------------------------------------
+    def _encode_cached(self, kind: str, img: Image.Image) -> Tensor:
+        key = (kind, _fingerprint(img))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        feats = self.backend.encode(to_tensor(img))
+        self._cache[key] = feats
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return feats
+
+    def encode_style(self, style: StyleInput, colour_from: Image.Image | None = None) -> StyleFeatures:
+        """Encode a style image once; pass the result to :meth:`stylize` as often as you like.
+
+        With ``colour_from``, the style is first recoloured to that image's palette (colour
+        preservation), so the result depends on it.
+        """
+        if isinstance(style, StyleFeatures):
+            return style
+        img = load_image(style)
+        img = fit(img, working_size(*img.size, self.style_size))
+        if colour_from is not None:
+            recoloured = AF.coral(to_tensor(img)[0], to_tensor(colour_from)[0])
+            img = to_pil(recoloured)
+        return StyleFeatures.from_features(self._encode_cached("style", img))
+
+    def prepare_content(self, content: ImageInput, size: int | None = None) -> Image.Image:
+        """The content image as the network will see it: RGB, longer side capped, sides % 8 == 0."""
+        img = load_image(content)
+        return fit(img, working_size(*img.size, size if size is not None else self.size))
+
+    # -- the transform ----------------------------------------------------------------------
+    @torch.inference_mode()
+    def stylize(
+        self,
+        content: ImageInput,
+        styles: StyleInput | Sequence[StyleInput],
+        alpha: float = 1.0,
+        weights: Sequence[float] | None = None,
+        masks: Sequence[ImageInput] | ImageInput | None = None,
+        preserve_color: bool = False,
+        method: Method = "adain",
+        size: int | None = None,
+    ) -> Image.Image:
+        """Stylize ``content`` with one or more styles.
+
+        Args:
+            content: photo (path, bytes, PIL image, or ``(3, H, W)`` tensor in [0, 1]).
+            styles: one style or a list; images or :class:`StyleFeatures`.
+            alpha: content-style trade-off in [0, 1]; 0 gives back the content (decoded).
+            weights: interpolation weights, one per style, scaled to sum to 1 (default equal).
+            masks: spatial control, one mask per style (white = that style's region); with two
+                styles a single mask is allowed (white = first style, black = second); with one
+                style and one mask, outside the mask stays the photo.
+            preserve_color: keep the photo's colours (styles recoloured to its palette first).
+            method: ``"adain"`` or ``"wct"`` (whitening and colouring; slower, stronger).
+            size: cap on the longer side for this call (default: the stylizer's ``size``).
+        """
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        if method not in ("adain", "wct"):
+            raise ValueError(f"method must be 'adain' or 'wct', got {method!r}")
+        style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+        if not style_list:
+            raise ValueError("need at least one style")
+        content_img = self.prepare_content(content, size)
+        colour_from = content_img if preserve_color else None
+        encoded = [self.encode_style(s, colour_from) for s in style_list]
+        c_feat = self._encode_cached("content", content_img)
+
+        if masks is not None:
+            regions = self._regions(masks, len(encoded), content_img.size)
+            if method != "adain":
+                raise ValueError("masks are supported with method='adain' only")
+            target = self._masked_adain(c_feat, encoded, regions)
+        else:
+            w = AF.normalize_weights(weights, len(encoded))
+            if method == "adain":
+                mean, std = AF.blend_stats([e.mean for e in encoded], [e.std for e in encoded], w)
+                target = AF.adaptive_instance_normalization(c_feat, mean, std)
+            else:
+                target = sum(wi * AF.whiten_colour(c_feat, *e.covariance()) for wi, e in zip(w, encoded))
+        target = alpha * target + (1.0 - alpha) * c_feat
+        image = self.backend.decode(target)
+        return to_pil(image[0])
+
+    __call__ = stylize
+
+    @staticmethod
+    def _regions(masks: Sequence[ImageInput] | ImageInput, n_styles: int, size: tuple[int, int]) -> list[Tensor]:
+        mask_list = list(masks) if isinstance(masks, (list, tuple)) else [masks]
+        loaded = [load_mask(m, size) for m in mask_list]
+        if len(loaded) == 1 and n_styles == 2:
+            loaded = [loaded[0], 1.0 - loaded[0]]
+        if len(loaded) != n_styles:
+            raise ValueError(f"got {len(loaded)} masks for {n_styles} styles; give one per style")
+        return loaded
+
+    @staticmethod
+    def _masked_adain(c_feat: Tensor, styles: list[StyleFeatures], masks: list[Tensor]) -> Tensor:
+        """Each region gets its own style's statistics; content outside all masks is kept."""
+        h, w = c_feat.shape[-2:]
+        small = [torch.nn.functional.interpolate(m, size=(h, w), mode="area") for m in masks]
+        total = torch.stack(small).sum(0)
+        if total.max() > 1.0 + 1e-3:
+            small = [m / total.clamp_min(1.0) for m in small]
+            total = torch.stack(small).sum(0)
+        out = c_feat * (1.0 - total)
+        for style, m in zip(styles, small):
+            if m.sum() <= 0:
+                continue
+            c_mean, c_std = AF.masked_mean_std(c_feat, (m > 0.5).float() if (m > 0.5).any() else m)
+            out = out + m * ((c_feat - c_mean) / c_std * style.std + style.mean)
+        return out
+
+
+def stylize(
+    content: ImageInput,
+    styles: StyleInput | Sequence[StyleInput],
+    model: str = "adain-hub/adain-vgg19",
+    **kwargs,
+) -> Image.Image:
+    """One-call convenience: load ``model`` (folder or Hub id) and stylize. Keep a :class:`Stylizer`
+    around instead when stylizing more than once."""
+    return Stylizer(AdaIN.from_pretrained(model)).stylize(content, styles, **kwargs)

@@ -1,0 +1,129 @@
+"""Train (or fine-tune) the AdaIN decoder with accelerate on streamed datasets.
+
+    # train from scratch on local folders, on this machine
+    python train_accelerate.py --content-dataset data/content --style-dataset data/style --max-steps 5000
+    # fine-tune the shipped model on your own paintings
+    python train_accelerate.py --pretrained model_card --style-dataset my_paintings/ --max-steps 500
+    # several processes / GPUs
+    accelerate launch --multi_gpu --num_processes 2 train_accelerate.py ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+
+from adain_hub.training import RECIPES, TrainConfig, train
+
+BUNDLED_MODEL = str(Path(__file__).resolve().parent / "model_card")
+
+HELP = {
+    "content_dataset": "content images: a Hub dataset id (streamed) or a local folder",
+    "style_dataset": "style images: a Hub dataset id (streamed) or a local folder of style sub-folders",
+    "output_dir": "checkpoints, samples, logs and the final model go here",
+    "recipe": "preset: 'paper' (Adam, 8 contents x 8 styles) or 'sgd' (SGD momentum 0.9, 8 contents x 1 style); "
+              "flags given explicitly override it",
+    "optimizer": "adam or sgd",
+    "lr": "learning rate",
+    "lr_decay": "inverse-time decay: lr / (1 + lr_decay * step)",
+    "batch_size": "content images per step and process",
+    "styles_per_batch": "style images per step: 1 or the batch size",
+    "image_size": "side of the random square crops",
+    "resize": "shorter side images are resized to before cropping",
+    "content_weight": "weight of the content loss",
+    "style_weight": "weight of the style loss",
+    "max_steps": "stop after this many optimizer steps (counting from step 0, across resumes)",
+    "gradient_accumulation_steps": "micro-batches per optimizer step",
+    "checkpoint_every": "save a resumable checkpoint every N steps",
+    "checkpoints_kept": "how many checkpoints to keep",
+    "sample_every": "save a content | style | output grid every N steps",
+    "balance_by": "label column to draw styles evenly from ('auto': style or label if present; 'none' to switch off)",
+    "pretrained": "start from this model (folder or Hub id) and fine-tune it",
+    "encoder_from": "when not fine-tuning: the model whose VGG encoder to use (decoder starts fresh)",
+    "upsample": "decoder upsampling for a fresh decoder: nearest (paper) or bilinear",
+    "resume": "continue from the latest checkpoint in --output-dir",
+    "seed": "random seed",
+    "decode_threads": "threads decoding images for each stream (0: decode in the training loop)",
+    "time_limit_minutes": "stop (with a checkpoint and a saved model) after this many minutes",
+    "mixed_precision": "no, bf16 (CPUs with AMX, recent GPUs) or fp16",
+    "log_with": "tracker: tensorboard or none",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """One parser fills the TrainConfig dataclass; every flag shows its default in --help."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    defaults = TrainConfig(encoder_from=BUNDLED_MODEL)
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            parser.add_argument(flag, action="store_true", help=f"{HELP[f.name]} (default: off)")
+            continue
+        kind = {"time_limit_minutes": float}.get(f.name) or (type(default) if default is not None else str)
+        parser.add_argument(flag, type=kind, default=None, help=f"{HELP[f.name]} (default: {default})")
+    args = parser.parse_args(argv)
+    given = {k: v for k, v in vars(args).items() if v is not None and v is not False}
+    recipe = given.get("recipe", defaults.recipe)
+    values = {**dataclasses.asdict(defaults), **RECIPES[recipe], **given}
+    if values.get("log_with") in ("none", ""):
+        values["log_with"] = None
+    try:
+        return TrainConfig(**values)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    if config.log_with == "tensorboard":
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            print("tensorboard is not installed: logging to no tracker", file=sys.stderr)
+            config.log_with = None
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with=config.log_with,
+        project_config=ProjectConfiguration(project_dir=config.output_dir, logging_dir=os.path.join(config.output_dir, "logs")),
+    )
+    set_seed(config.seed + accelerator.process_index)
+    bar = tqdm(total=config.max_steps, disable=not accelerator.is_main_process, desc="training", unit="step")
+    samples = Path(config.output_dir) / "samples"
+
+    def on_step(step: int, logs: dict[str, float]) -> None:
+        if bar.n == 0 and step > 1:
+            bar.update(step - 1)  # resumed
+        bar.update(1)
+        bar.set_postfix(loss=f"{logs['loss']:.3f}", content=f"{logs['content']:.3f}",
+                        style=f"{logs['style']:.3f}", skipped=int(logs["skipped"]))
+
+    def on_sample(step: int, grid) -> None:
+        from torchvision.utils import save_image
+
+        samples.mkdir(parents=True, exist_ok=True)
+        save_image(grid, samples / f"step_{step:08d}.png", nrow=1)
+
+    try:
+        train(config, accelerator, on_step=on_step, on_sample=on_sample)
+    except ValueError as exc:  # bad configuration or dataset: one clear line
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    bar.close()
+    if accelerator.is_main_process:
+        print(f"model saved to {Path(config.output_dir) / 'model'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
