@@ -54,6 +54,7 @@ HELP = {
     "time_limit_minutes": "stop (with a checkpoint and a saved model) after this many minutes",
     "mixed_precision": "no, bf16 (CPUs with AMX, recent GPUs) or fp16",
     "log_with": "tracker: tensorboard or none",
+    "record_seen": "write the file names each process trained on to OUTPUT_DIR/seen/rank_N.tsv",
 }
 
 

@@ -34,10 +34,13 @@ def open_stream(
 ) -> IterableDataset:
     """A Hub dataset id or a local folder (read as ``imagefolder``, sub-folder names as ``label``)
     as an undecoded stream of examples."""
-    if Path(source).expanduser().is_dir():
-        ds = load_dataset("imagefolder", data_dir=str(Path(source).expanduser()), split=split, streaming=streaming)
-    else:
-        ds = load_dataset(source, split=split, streaming=streaming)
+    try:
+        if Path(source).expanduser().is_dir():
+            ds = load_dataset("imagefolder", data_dir=str(Path(source).expanduser()), split=split, streaming=streaming)
+        else:
+            ds = load_dataset(source, split=split, streaming=streaming)
+    except (FileNotFoundError, ConnectionError) as exc:
+        raise ValueError(f"{source}: not a local folder, and not a dataset reachable on the Hub ({exc})") from None
     if image_column not in ds.features:
         raise ValueError(f"{source}: no column {image_column!r}; columns are {list(ds.features)}")
     ds = ds.cast_column(image_column, ImageFeature(decode=False))
@@ -121,7 +124,8 @@ def decode_example(value: dict | Image.Image, spec: CropSpec, rng: random.Random
 
 
 class DecodedCrops(TorchIterableDataset):
-    """Yields ``(crop, skipped)``: a training crop and how many bad images were skipped before it.
+    """Yields ``(crop, skipped, name)``: a training crop, how many bad images were skipped before
+    it, and the image's file name (empty when the source has none), for auditing data sharding.
 
     Decoding runs in ``threads`` threads of this process (PIL releases the GIL while decoding and
     resizing). DataLoader worker processes would not help: ``datasets`` hands a one-shard stream
@@ -134,25 +138,27 @@ class DecodedCrops(TorchIterableDataset):
         self.stream, self.spec, self.seed, self.image_column = stream, spec, seed, image_column
         self.threads = threads
 
-    def _decode(self, example: dict, seed: int) -> Tensor | None:
+    def _decode(self, example: dict, seed: int) -> tuple[Tensor | None, str]:
+        value = example[self.image_column]
+        name = Path(value.get("path") or "").name if isinstance(value, dict) else ""
         try:
-            return decode_example(example[self.image_column], self.spec, random.Random(seed))
+            return decode_example(value, self.spec, random.Random(seed)), name
         except (ImageError, OSError, ValueError, Image.DecompressionBombError):
-            return None
+            return None, name
 
     def __iter__(self):
         rng = random.Random(self.seed)
         examples = ((ex, rng.getrandbits(32)) for ex in self.stream)
         results = self._threaded(examples) if self.threads > 0 else (self._decode(*job) for job in examples)
         skipped = 0
-        for crop in results:
+        for crop, name in results:
             if crop is None:
                 skipped += 1
                 continue
-            yield crop, skipped
+            yield crop, skipped, name
             skipped = 0
 
-    def _threaded(self, examples: Iterator[tuple[dict, int]]) -> Iterator[Tensor | None]:
+    def _threaded(self, examples: Iterator[tuple[dict, int]]) -> Iterator[tuple[Tensor | None, str]]:
         """Decoded crops in stream order, with up to ``4 * threads`` images in flight."""
         pool = ThreadPoolExecutor(self.threads)
         pending: deque[Future] = deque()
@@ -179,7 +185,7 @@ def crop_loader(
     image_column: str = "image",
     threads: int = 0,
 ) -> torch.utils.data.DataLoader:
-    """An endless DataLoader of ``(images (B, 3, crop, crop), skipped (B,))`` batches."""
+    """An endless DataLoader of ``(images (B, 3, crop, crop), skipped (B,), names)`` batches."""
     stream = training_stream(
         source, seed=seed, rank=rank, world_size=world_size, image_column=image_column, balance_by=balance_by
     )

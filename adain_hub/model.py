@@ -135,6 +135,32 @@ class Decoder(nn.Module):
         return self.layers(t)
 
 
+MODEL_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# AdaIN: arbitrary style transfer in real time
+
+A decoder trained for Adaptive Instance Normalization ([Huang & Belongie, ICCV 2017]({{ paper_url }})) on a frozen,
+normalised VGG-19 encoder. Code: {{ repo_url }}
+
+```python
+from adain_hub import AdaIN, Stylizer
+
+stylizer = Stylizer(AdaIN.from_pretrained("REPO_ID"))
+stylizer("photo.jpg", "painting.jpg", alpha=0.8).save("out.png")
+```
+{% if training %}
+## Training
+
+| setting | value |
+|---|---|
+{% for key, value in training.items() %}| {{ key }} | {{ value }} |
+{% endfor %}
+{% endif %}
+"""
+
+
 class AdaIN(
     nn.Module,
     PyTorchModelHubMixin,
@@ -143,6 +169,8 @@ class AdaIN(
     license="mit",
     tags=["style-transfer", "adain", "arbitrary-style-transfer", "pytorch"],
     repo_url="https://github.com/adain-hub/adain-hub",
+    paper_url="https://arxiv.org/abs/1703.06868",
+    model_card_template=MODEL_CARD_TEMPLATE,
 ):
     """Arbitrary style transfer with Adaptive Instance Normalization (Huang & Belongie, ICCV 2017).
 

@@ -150,23 +150,39 @@ class Stylizer:
         encoded = [self.encode_style(s, colour_from) for s in style_list]
         c_feat = self._encode_cached("content", content_img)
 
-        if masks is not None:
-            regions = self._regions(masks, len(encoded), content_img.size)
-            if method != "adain":
-                raise ValueError("masks are supported with method='adain' only")
-            target = self._masked_adain(c_feat, encoded, regions)
-        else:
-            w = AF.normalize_weights(weights, len(encoded))
-            if method == "adain":
-                mean, std = AF.blend_stats([e.mean for e in encoded], [e.std for e in encoded], w)
-                target = AF.adaptive_instance_normalization(c_feat, mean, std)
-            else:
-                target = sum(wi * AF.whiten_colour(c_feat, *e.covariance()) for wi, e in zip(w, encoded))
-        target = alpha * target + (1.0 - alpha) * c_feat
+        regions = self._regions(masks, len(encoded), content_img.size) if masks is not None else None
+        target = self.transform(c_feat, encoded, alpha, weights, regions, method)
         image = self.backend.decode(target)
         return to_pil(image[0])
 
     __call__ = stylize
+
+    @staticmethod
+    def transform(
+        c_feat: Tensor,
+        styles: Sequence[StyleFeatures],
+        alpha: float = 1.0,
+        weights: Sequence[float] | None = None,
+        regions: Sequence[Tensor] | None = None,
+        method: Method = "adain",
+    ) -> Tensor:
+        """The feature-space step between encoder and decoder, on relu4_1 features ``(1, C, h, w)``.
+
+        Interpolates styles by ``weights`` or assigns them to ``regions`` (image-sized masks), then
+        blends with the content features: ``alpha * t + (1 - alpha) * c``.
+        """
+        if regions is not None:
+            if method != "adain":
+                raise ValueError("masks are supported with method='adain' only")
+            target = Stylizer._masked_adain(c_feat, list(styles), list(regions))
+        else:
+            w = AF.normalize_weights(weights, len(styles))
+            if method == "adain":
+                mean, std = AF.blend_stats([e.mean for e in styles], [e.std for e in styles], w)
+                target = AF.adaptive_instance_normalization(c_feat, mean, std)
+            else:
+                target = sum(wi * AF.whiten_colour(c_feat, *e.covariance()) for wi, e in zip(w, styles))
+        return alpha * target + (1.0 - alpha) * c_feat
 
     @staticmethod
     def _regions(masks: Sequence[ImageInput] | ImageInput, n_styles: int, size: tuple[int, int]) -> list[Tensor]:

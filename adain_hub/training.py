@@ -64,6 +64,7 @@ class TrainConfig:
     time_limit_minutes: float | None = None
     mixed_precision: Literal["no", "bf16", "fp16"] = "bf16"
     log_with: str | None = "tensorboard"
+    record_seen: bool = False
 
     def __post_init__(self) -> None:
         if self.styles_per_batch not in (1, self.batch_size):
@@ -209,15 +210,18 @@ def train(
 
     contents, styles = endless(content_loader), endless(style_loader)
     skipped = 0
+    logs: dict[str, float] = {}
     step = start_step
     started = time.monotonic()
     deadline = started + 60 * config.time_limit_minutes if config.time_limit_minutes else float("inf")
     max_steps = config.max_steps
     while step < max_steps:
         with accelerator.accumulate(loss_module):
-            content, c_skip = next(contents)
-            style, s_skip = next(styles)
+            content, c_skip, c_names = next(contents)
+            style, s_skip, s_names = next(styles)
             skipped += int(c_skip.sum()) + int(s_skip.sum())
+            if config.record_seen:
+                _record_seen(output_dir, rank, step + 1, c_names, s_names)
             content = content.to(accelerator.device, memory_format=torch.channels_last)
             style = style.to(accelerator.device, memory_format=torch.channels_last)
             with accelerator.autocast():
@@ -245,13 +249,21 @@ def train(
         if step % config.checkpoint_every == 0 or step == max_steps:
             save_checkpoint(accelerator, output_dir, step, config.checkpoints_kept)
 
-    accelerator.end_training()
     unwrapped: AdaIN = accelerator.unwrap_model(loss_module).model
     unwrapped = unwrapped.to(memory_format=torch.contiguous_format).float().eval()
     if accelerator.is_main_process:
         unwrapped.save_pretrained(output_dir / "model", model_card_kwargs=card_details(config, step, logs))
     accelerator.wait_for_everyone()
+    accelerator.end_training()  # last: it also ends the process group
     return unwrapped
+
+
+def _record_seen(output_dir: Path, rank: int, step: int, contents: list[str], styles: list[str]) -> None:
+    """Append which files this process trained on at ``step`` to ``seen/rank_<r>.tsv``."""
+    path = output_dir / "seen" / f"rank_{rank}.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(f"{step}\t{','.join(contents)}\t{','.join(styles)}\n")
 
 
 def card_details(config: TrainConfig, step: int, logs: dict[str, float]) -> dict:

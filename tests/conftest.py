@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny random AdaIN (the real architecture at toy widths) and test images."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait ~23 s on DNS for the Hub (read at import)
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from adain_hub import AdaIN, AdaINConfig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+BUNDLED_MODEL = ROOT / "model_card"
+TINY = AdaINConfig(channels=(4, 8, 8, 16))
+
+
+@pytest.fixture
+def tiny_model() -> AdaIN:
+    torch.manual_seed(0)
+    return AdaIN(TINY).eval()
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES

@@ -1,0 +1,131 @@
+"""The Stylizer on a tiny model: what reaches the decoder, sizes, caching, options and errors."""
+
+import pytest
+import torch
+
+from adain_hub import functional as AF
+from adain_hub.images import to_tensor
+from adain_hub.stylizer import StyleFeatures, Stylizer
+
+torch.manual_seed(0)
+
+
+@pytest.fixture
+def stylizer(tiny_model):
+    return Stylizer(tiny_model, backend="fp32", size=128)
+
+
+def _features(seed, c=16, h=8, w=8, shift=0.0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, c, h, w, generator=g) * (1 + seed % 3) + shift
+
+
+def test_alpha_zero_gives_back_content_features():
+    c = _features(1)
+    style = StyleFeatures.from_features(_features(2, shift=3.0))
+    torch.testing.assert_close(Stylizer.transform(c, [style], alpha=0.0), c)
+    full = Stylizer.transform(c, [style], alpha=1.0)
+    half = Stylizer.transform(c, [style], alpha=0.5)
+    torch.testing.assert_close(half, 0.5 * full + 0.5 * c)
+
+
+def test_interpolation_weights_sum_as_specified():
+    c = _features(3)
+    styles = [StyleFeatures.from_features(_features(s, shift=s)) for s in (4, 5)]
+    out = Stylizer.transform(c, styles, weights=[3, 1])  # scaled to 0.75 / 0.25
+    expected = 0.75 * AF.adain(c, styles[0].features) + 0.25 * AF.adain(c, styles[1].features)
+    torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
+    mean, _ = AF.calc_mean_std(out)
+    torch.testing.assert_close(mean, 0.75 * styles[0].mean + 0.25 * styles[1].mean, atol=1e-4, rtol=1e-4)
+
+
+def test_mask_regions_take_their_own_style_statistics():
+    c = _features(6)
+    styles = [StyleFeatures.from_features(_features(s, shift=2 * s)) for s in (7, 8)]
+    left = torch.zeros(1, 1, 64, 64)
+    left[..., :32] = 1.0  # image-sized mask; features are 8x8, so columns 0-3 are the left region
+    out = Stylizer.transform(c, styles, regions=[left, 1 - left])
+    for region, style in ((out[..., :4], styles[0]), (out[..., 4:], styles[1])):
+        mean, std = AF.calc_mean_std(region.contiguous())
+        torch.testing.assert_close(mean, style.mean, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(std, style.std, atol=1e-3, rtol=1e-3)
+
+
+def test_one_style_with_mask_keeps_content_outside():
+    c = _features(9)
+    style = StyleFeatures.from_features(_features(10, shift=5.0))
+    top = torch.zeros(1, 1, 64, 64)
+    top[..., :32, :] = 1.0
+    out = Stylizer.transform(c, [style], regions=[top])
+    torch.testing.assert_close(out[..., 4:, :], c[..., 4:, :])
+    assert not torch.allclose(out[..., :4, :], c[..., :4, :])
+
+
+def test_wct_output_has_style_covariance():
+    c = _features(11, c=16, h=12, w=12)
+    style = StyleFeatures.from_features(_features(12, c=16, h=10, w=10, shift=1.0))
+    out = Stylizer.transform(c, [style], method="wct")
+    _, cov = AF.feature_covariance(out)
+    torch.testing.assert_close(cov, style.covariance()[1], atol=1e-3, rtol=1e-3)
+
+
+def test_stylize_sizes_are_capped_and_multiples_of_8(stylizer, fixtures):
+    out = stylizer.stylize(fixtures / "coffee.png", fixtures / "brick.png", size=100)
+    assert out.size == (96, 64)  # 600x400 capped at 100 -> 100x67, rounded to multiples of 8
+    out = stylizer.stylize(fixtures / "chelsea.png", fixtures / "brick.png")
+    assert max(out.size) <= 128 and out.size[0] % 8 == 0 and out.size[1] % 8 == 0
+
+
+def test_styles_and_contents_are_encoded_once(stylizer, fixtures):
+    calls = []
+    encode = stylizer.backend.encode
+    stylizer.backend.encode = lambda x: calls.append(tuple(x.shape)) or encode(x)
+    for alpha in (0.2, 0.6, 1.0):
+        stylizer.stylize(fixtures / "coffee.png", [fixtures / "brick.png", fixtures / "gravel.png"],
+                         alpha=alpha, weights=[alpha, 1])
+    assert len(calls) == 3  # one content + two styles, however often alpha and weights change
+    features = stylizer.encode_style(fixtures / "rocket.jpg")
+    stylizer.stylize(fixtures / "coffee.png", features)
+    assert len(calls) == 4
+
+
+def test_alpha_moves_the_image_from_photo_to_style(fixtures):
+    from adain_hub import AdaIN
+
+    from .conftest import BUNDLED_MODEL
+
+    stylizer = Stylizer(AdaIN.from_pretrained(BUNDLED_MODEL), backend="fp32", size=128)
+    photo = to_tensor(stylizer.prepare_content(fixtures / "coffee.png"))
+    a0 = to_tensor(stylizer.stylize(fixtures / "coffee.png", fixtures / "rocket.jpg", alpha=0.0))
+    a1 = to_tensor(stylizer.stylize(fixtures / "coffee.png", fixtures / "rocket.jpg", alpha=1.0))
+    # the trained decoder reconstructs the photo at alpha 0 and departs from it at alpha 1
+    assert (a0 - photo).abs().mean() < 0.25
+    assert (a1 - photo).abs().mean() > (a0 - photo).abs().mean() + 0.04
+
+
+def test_preserve_color_recolours_the_style(stylizer, fixtures):
+    plain = stylizer.encode_style(fixtures / "rocket.jpg")
+    content = stylizer.prepare_content(fixtures / "coffee.png")
+    kept = stylizer.encode_style(fixtures / "rocket.jpg", colour_from=content)
+    assert not torch.allclose(plain.mean, kept.mean)
+    out = stylizer.stylize(fixtures / "coffee.png", fixtures / "rocket.jpg", preserve_color=True)
+    assert out.size == content.size
+
+
+def test_bad_arguments_raise_value_error(stylizer, fixtures):
+    with pytest.raises(ValueError, match="alpha"):
+        stylizer.stylize(fixtures / "coffee.png", fixtures / "brick.png", alpha=1.5)
+    with pytest.raises(ValueError, match="weights"):
+        stylizer.stylize(fixtures / "coffee.png", [fixtures / "brick.png"], weights=[1, 2])
+    with pytest.raises(ValueError, match="masks"):
+        stylizer.stylize(fixtures / "coffee.png", [fixtures / "brick.png"], masks=[fixtures / "gravel.png"] * 2)
+    with pytest.raises(ValueError, match="method"):
+        stylizer.stylize(fixtures / "coffee.png", fixtures / "brick.png", method="gatys")
+
+
+def test_accepts_pil_and_tensor_inputs(stylizer, fixtures):
+    from adain_hub.images import load_image
+
+    content = load_image(fixtures / "coffee.png")
+    style = to_tensor(load_image(fixtures / "brick.png"))[0]
+    assert stylizer.stylize(content, style).size == stylizer.stylize(fixtures / "coffee.png", fixtures / "brick.png").size
