@@ -64,7 +64,8 @@ def normalise(model: AdaIN, photos: list[torch.Tensor]) -> dict[str, torch.Tenso
         for x in photos:
             act = _activation_after(model, name, x)
             total += act.double().mean(dim=(0, 2, 3))
-        mean = (total / len(photos)).clamp_min(1e-8).float()
+        mean = (total / len(photos)).float()
+        mean = torch.where(mean > 1e-6, mean, torch.ones_like(mean))  # a filter dead on these photos keeps its scale
         conv.weight.data /= mean.view(-1, 1, 1, 1)
         conv.bias.data /= mean
         if i + 1 < len(convs):
