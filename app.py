@@ -1,0 +1,346 @@
+"""The adain-hub web demo: stylize a photo with one or two paintings in the browser or via the API.
+
+    python app.py                              # model from the Hub, else the bundled model_card/
+    python app.py --model ./my_model --port 8080
+    ADAIN_MODEL=adain-hub/adain-vgg19 GRADIO_SERVER_PORT=7861 python app.py
+
+This file only parses, loads and lays out the page; the work is done by :class:`adain_hub.Stylizer`,
+and :func:`adain_hub.images.load_image` alone decides what a bad image is. One Stylizer lives as long
+as the app, so its pixel-keyed cache keeps every style encoded while alpha or weights change.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when gradio is imported
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+from urllib.parse import urlparse  # noqa: E402
+
+import gradio as gr  # noqa: E402
+from huggingface_hub import constants as hf_constants  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from adain_hub.backends import BACKENDS  # noqa: E402
+from adain_hub.images import ImageError, load_image  # noqa: E402
+from adain_hub.model import AdaIN  # noqa: E402
+from adain_hub.stylizer import Stylizer  # noqa: E402
+
+log = logging.getLogger("adain_hub.app")
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_MODEL = "adain-hub/adain-vgg19"
+BUNDLED_MODEL = ROOT / "model_card"
+EXAMPLES = ROOT / "examples"
+SIZES = (256, 384, 512, 768)
+DEFAULT_SIZE = 512
+MAX_FILE_SIZE = "20mb"  # refused by the upload itself, before any decoding
+
+THEME = gr.themes.Soft(
+    primary_hue="indigo",
+    # system fonts: the page must not wait on a font CDN (Spaces behind a proxy, offline machines)
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "Consolas", "monospace"],
+)
+CSS = """
+.gradio-container { max-width: 1180px !important; margin: auto; }
+#title h1 { margin-bottom: 0.2em; }
+#run { min-height: 48px; font-size: 1.05em; }
+#result img { width: 100%; height: 100%; object-fit: contain; }
+"""
+
+
+# -- model ----------------------------------------------------------------------------------
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hub endpoint accepts a TCP connection within ``timeout`` seconds.
+
+    Without this, a missing network costs ~23 s of retries inside huggingface_hub before it
+    gives up. The probe runs in a thread so a hanging DNS lookup is bounded too. Behind a
+    proxy a direct probe means nothing, so we then let huggingface_hub try.
+    """
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")):
+        return True
+    url = urlparse(hf_constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    ok: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(ok)
+
+
+def load_model(name: str) -> tuple[AdaIN, str]:
+    """Load ``name`` (a folder or a Hub id); on any Hub failure fall back to the bundled model.
+
+    Returns the model and a short description of where it came from, for the log and the page.
+    A local folder is used as is (and its errors are real errors). A Hub id is fetched online,
+    from the local Hub cache when offline (``HF_HUB_OFFLINE=1`` or no connection), and the bundled
+    ``model_card/`` is the last resort, so ``python app.py`` works on a fresh clone with no network.
+    """
+    if Path(name).is_dir():
+        return AdaIN.from_pretrained(name), f"local folder {name}"
+    offline = hf_constants.HF_HUB_OFFLINE or not hub_reachable()
+    try:
+        model = AdaIN.from_pretrained(name, local_files_only=offline)
+        return model, f"{name} ({'local Hub cache' if offline else 'Hugging Face Hub'})"
+    except Exception as exc:  # noqa: BLE001 - any Hub failure means: use the bundled model
+        reason = "Hub unreachable and not in the local cache" if offline else f"{type(exc).__name__}: {exc}"
+        log.warning("could not load %s (%s); using the bundled model in %s", name, reason, BUNDLED_MODEL)
+        return AdaIN.from_pretrained(BUNDLED_MODEL), f"bundled model_card/ (fallback for {name})"
+
+
+def make_stylizer(model: AdaIN, backend: str = "auto", size: int = DEFAULT_SIZE) -> Stylizer:
+    """One Stylizer for the app's life. ``auto`` falls back to plain PyTorch if the fast backend
+    cannot start (say OpenVINO is missing on the Space); a backend asked for by name must work."""
+    try:
+        return Stylizer(model, backend=backend, size=size)
+    except Exception as exc:  # noqa: BLE001
+        if backend != "auto":
+            raise
+        log.warning("backend 'auto' failed (%s: %s); using fp32 PyTorch", type(exc).__name__, exc)
+        return Stylizer(model, backend="fp32", size=size)
+
+
+# -- inputs ---------------------------------------------------------------------------------
+def uploaded_image(**kwargs: Any) -> gr.Image:
+    """A ``gr.Image`` that hands the uploaded file's path to the function without opening it.
+
+    ``gr.Image`` runs ``PIL.Image.open`` on every upload, even with ``type="filepath"``, so a text
+    file named ``.jpg`` would fail inside gradio with a bare "Error". Passing the path through lets
+    :func:`load_image` judge it and the page show the reason. (The override is set on the instance:
+    a ``gr.Image`` subclass would make gradio write an ``app.pyi`` stub next to this file.)
+    """
+    image = gr.Image(type="filepath", **kwargs)
+    default = image.preprocess
+
+    def preprocess(payload: Any) -> str | None:
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return default(payload)  # pasted or webcam images arrive inline: let gradio save them
+
+    image.preprocess = preprocess
+    return image
+
+
+def _open(path: str, label: str, **kwargs: Any) -> Image.Image:
+    """Load one upload; a bad one becomes a ``gr.Error`` naming the slot, not the temp path."""
+    try:
+        return load_image(path, **kwargs)
+    except ImageError as exc:
+        reason = str(exc).removeprefix(f"{path}: ").rstrip(".")
+        raise gr.Error(f"{label}: {reason}.") from None
+
+
+def make_stylize_fn(stylizer: Stylizer):
+    """The function behind the button and the ``/stylize`` API endpoint."""
+
+    def stylize(
+        content: str | None,
+        style: str | None,
+        alpha: float = 1.0,
+        style_2: str | None = None,
+        weight: float = 1.0,
+        weight_2: float = 1.0,
+        preserve_color: bool = False,
+        mask: str | None = None,
+        size: int = DEFAULT_SIZE,
+    ) -> Image.Image:
+        """Stylize ``content`` with ``style`` (and optionally ``style_2``, blended by weight).
+
+        Args:
+            content: the photo.
+            style: the first style image (a painting, a texture).
+            alpha: content-style trade-off in [0, 1]; 1 is full style.
+            style_2: optional second style image.
+            weight: weight of the first style when blending two.
+            weight_2: weight of the second style.
+            preserve_color: keep the photo's colours.
+            mask: optional mask; white = first style, black = second style (with one style, black
+                areas stay the photo).
+            size: longer side, in pixels, at which the network runs and the result comes back.
+        """
+        if content is None:
+            raise gr.Error("Add a content photo first.")
+        slots = [(s, w, label) for s, w, label in ((style, weight, "Style 1"), (style_2, weight_2, "Style 2")) if s]
+        if not slots:
+            raise gr.Error("Add at least one style image.")
+        photo = _open(content, "Content photo")
+        styles = [_open(s, label) for s, _, label in slots]
+        masks = None if mask is None else _open(mask, "Mask", min_side=1)
+        weights = [float(w) for _, w, _ in slots]
+        if masks is None and sum(weights) <= 0:
+            raise gr.Error("Give at least one style a weight above 0.")
+        start = time.perf_counter()
+        try:
+            result = stylizer.stylize(
+                photo,
+                styles,
+                alpha=float(alpha),
+                weights=weights,
+                masks=masks,
+                preserve_color=bool(preserve_color),
+                size=int(size),
+            )
+        except ValueError as exc:  # bad settings (alpha out of range, mask/style mismatch)
+            raise gr.Error(str(exc)) from None
+        log.info(
+            "stylized %dx%d with %d style(s), alpha=%.2f%s in %.2f s",
+            *result.size,
+            len(styles),
+            alpha,
+            ", mask" if masks is not None else "",
+            time.perf_counter() - start,
+        )
+        return result
+
+    return stylize
+
+
+# -- page -----------------------------------------------------------------------------------
+def _examples() -> list[list[Any]]:
+    """Rows for ``gr.Examples``: content, style 1, style 2, mask, alpha, keep colours."""
+    e = lambda name: str(EXAMPLES / name)  # noqa: E731
+    rows = [
+        [e("astronaut.jpg"), e("brick.jpg"), None, None, 0.8, False],
+        [e("chelsea.jpg"), e("coffee.jpg"), None, None, 0.8, False],
+        [e("rocket.jpg"), e("gravel.jpg"), None, None, 0.7, True],
+        [e("coffee.jpg"), e("grass.jpg"), e("brick.jpg"), None, 1.0, False],
+        [e("astronaut.jpg"), e("coffee.jpg"), e("gravel.jpg"), e("mask_ellipse.png"), 1.0, False],
+    ]
+    return [row for row in rows if all(not isinstance(v, str) or Path(v).exists() for v in row)]
+
+
+def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
+    """The page. Takes a ready Stylizer so tests can build it around a tiny or local model."""
+    stylize = make_stylize_fn(stylizer)
+    image_kw = dict(sources=["upload", "clipboard"], height=240)
+
+    with gr.Blocks(title="AdaIN style transfer") as demo:
+        gr.Markdown(
+            "# AdaIN style transfer\n"
+            "Paint a photo in the style of any image, in real time: *Arbitrary Style Transfer with "
+            "Adaptive Instance Normalization* (Huang & Belongie, 2017). Pick a photo and one or two "
+            "styles, or click an example below.",
+            elem_id="title",
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                content = uploaded_image(label="Content photo", elem_id="content", **image_kw)
+                with gr.Row():
+                    with gr.Column(min_width=200):
+                        style = uploaded_image(label="Style 1", elem_id="style", **image_kw)
+                        weight = gr.Slider(0, 1, value=1.0, step=0.05, label="Weight of style 1", elem_id="weight")
+                    with gr.Column(min_width=200):
+                        style_2 = uploaded_image(label="Style 2 (optional)", elem_id="style_2", **image_kw)
+                        weight_2 = gr.Slider(0, 1, value=1.0, step=0.05, label="Weight of style 2", elem_id="weight_2")
+                with gr.Accordion("Spatial control: mask (optional)", open=False):
+                    gr.Markdown("White areas get style 1, black areas style 2; with one style, black stays the photo.")
+                    mask = uploaded_image(label="Mask", elem_id="mask", image_mode="L", **image_kw)
+            with gr.Column(scale=2):
+                result = gr.Image(
+                    label="Result",
+                    type="pil",
+                    format="png",
+                    elem_id="result",
+                    interactive=False,
+                    buttons=["download", "fullscreen"],
+                    height=420,
+                )
+                run = gr.Button("Stylize", variant="primary", elem_id="run")
+                alpha = gr.Slider(
+                    0,
+                    1,
+                    value=1.0,
+                    step=0.05,
+                    label="Style strength (alpha)",
+                    elem_id="alpha",
+                    info="0 keeps the photo, 1 is full style",
+                )
+                size = gr.Radio(
+                    list(SIZES),
+                    value=DEFAULT_SIZE,
+                    label="Working size (longer side, px)",
+                    elem_id="size",
+                    info="larger is sharper and slower",
+                )
+                preserve_color = gr.Checkbox(label="Keep the photo's colours", elem_id="preserve_color")
+        inputs = [content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size]
+        gr.Examples(
+            _examples(),
+            inputs=[content, style, style_2, mask, alpha, preserve_color],
+            label="Examples: click one, then Stylize",
+            examples_per_page=6,
+        )
+        gr.Markdown(
+            f"Model: `{model_name or 'custom'}` · backend `{getattr(stylizer.backend, 'name', '?')}` · "
+            "API: `gradio_client.Client(url).predict(handle_file(photo), handle_file(style), 0.8, "
+            'api_name="/stylize")`',
+            elem_id="footer",
+        )
+        run.click(stylize, inputs=inputs, outputs=result, api_name="stylize")
+    # one job at a time: the network already uses every core, and the Stylizer's cache is not shared-safe
+    demo.queue(default_concurrency_limit=1, max_size=16)
+    return demo
+
+
+def launch(demo: gr.Blocks, **kwargs: Any) -> tuple[Any, str, str]:
+    """``demo.launch`` with the app's look and upload limit (tests launch through here too)."""
+    kwargs.setdefault("theme", THEME)
+    kwargs.setdefault("css", CSS)
+    kwargs.setdefault("max_file_size", MAX_FILE_SIZE)
+    return demo.launch(**kwargs)
+
+
+# -- command line ---------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="AdaIN style transfer web demo.")
+    p.add_argument(
+        "--model",
+        default=os.environ.get("ADAIN_MODEL", DEFAULT_MODEL),
+        help=f"Hub id or local folder (env ADAIN_MODEL; default {DEFAULT_MODEL}, falling back to model_card/)",
+    )
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to bind")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+        help="port (env GRADIO_SERVER_PORT; default 7860)",
+    )
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto)")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests
+    try:
+        model, source = load_model(args.model)
+    except Exception as exc:  # noqa: BLE001 - a broken local folder: say so in one line
+        log.error("cannot load the model from %s: %s", args.model, exc)
+        return 1
+    stylizer = make_stylizer(model, args.backend)
+    log.info("model: %s; backend: %s", source, stylizer.backend.name)
+    launch(build_demo(stylizer, source), server_name=args.host, server_port=args.port, share=args.share)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

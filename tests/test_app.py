@@ -1,0 +1,163 @@
+"""The web app, served on a local port with the bundled model and driven through ``gradio_client``."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+gr = pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+import app  # noqa: E402
+from adain_hub.images import working_size  # noqa: E402
+
+from .conftest import BUNDLED_MODEL, FIXTURES  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class CountingEncode:
+    """Wraps ``backend.encode`` to count how often the network really encodes an image."""
+
+    def __init__(self, encode) -> None:
+        self.encode, self.calls = encode, 0
+
+    def __call__(self, image):
+        self.calls += 1
+        return self.encode(image)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Client, CountingEncode]]:
+    """The real app (bundled model, fp32) on a free port; one server for the whole module."""
+    model, _ = app.load_model(str(BUNDLED_MODEL))
+    stylizer = app.make_stylizer(model, "fp32")
+    stylizer.style_size = 256  # styles at 256 instead of 512: keeps the tests quick on a shared 2-core CPU
+    counter = CountingEncode(stylizer.backend.encode)
+    stylizer.backend.encode = counter
+    demo = app.build_demo(stylizer, "bundled model_card/")
+    _, url, _ = app.launch(
+        demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, ssr_mode=False, quiet=True
+    )
+    try:
+        yield Client(url, verbose=False), counter
+    finally:
+        demo.close()
+
+
+def as_array(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    img = Image.open(path).convert("RGB")
+    return np.asarray(img.resize(size, Image.Resampling.LANCZOS) if size else img, dtype=np.float32) / 255.0
+
+
+def test_stylize_endpoint_returns_a_png_at_the_working_size(served):
+    client, _ = served
+    content = FIXTURES / "rocket.jpg"  # 640x427: not square, so both sides are checked
+    out = client.predict(handle_file(content), handle_file(FIXTURES / "brick.png"), 1.0, size=256, api_name="/stylize")
+    assert Path(out).suffix == ".png"
+    expected = working_size(*Image.open(content).size, 256)
+    assert Image.open(out).size == expected == (256, 168)
+    result, photo = as_array(out), as_array(content, expected)
+    assert result.std() > 0.05  # a picture, not a flat colour
+    assert np.abs(result - photo).mean() > 0.05  # and restyled, not the photo given back
+
+
+def test_bad_upload_is_a_clear_error_and_the_server_keeps_serving(served, tmp_path):
+    client, _ = served
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("this is not a picture")
+    style = handle_file(FIXTURES / "gravel.png")
+    with pytest.raises(AppError, match=r"^Content photo: not an image"):
+        client.predict(handle_file(fake), style, 0.7, api_name="/stylize")
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (12, 12), "red").save(tiny)
+    with pytest.raises(AppError, match=r"^Style 2: image is too small"):
+        client.predict(handle_file(FIXTURES / "chelsea.png"), style, 0.7, handle_file(tiny), api_name="/stylize")
+    huge = tmp_path / "huge.jpg"
+    huge.write_bytes(b"\xff\xd8" + bytes(21_000_000))  # over the app's 20 MB upload limit
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):  # refused before uploading
+        client.predict(handle_file(huge), style, 0.7, api_name="/stylize")
+    with pytest.raises(AppError, match="at least one style a weight above 0"):
+        client.predict(handle_file(FIXTURES / "chelsea.png"), style, 0.7, weight=0.0, api_name="/stylize")
+    out = client.predict(handle_file(FIXTURES / "chelsea.png"), style, 0.7, size=256, api_name="/stylize")
+    assert Image.open(out).size == working_size(451, 300, 256)
+
+
+def test_changing_alpha_or_weights_does_not_re_encode_unchanged_images(served, tmp_path):
+    client, counter = served
+    # mirrored copies: pixels no other test has sent, so nothing is in the cache yet
+    files = []
+    for name in ("coffee.png", "astronaut.png", "brick.png"):
+        Image.open(FIXTURES / name).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp_path / name)
+        files.append(handle_file(tmp_path / name))
+    content, style, style_2 = files
+    before = counter.calls
+    first = client.predict(content, style, 0.3, size=256, api_name="/stylize")
+    assert counter.calls - before == 2  # the photo and the style, each encoded once
+
+    before = counter.calls
+    second = client.predict(content, style, 0.9, size=256, api_name="/stylize")
+    assert counter.calls == before  # new alpha, fresh uploads of the same files: nothing re-encoded
+    assert np.abs(as_array(first) - as_array(second)).mean() > 0.01  # yet alpha did change the result
+
+    before = counter.calls
+    client.predict(content, style, 0.9, style_2, 0.7, 0.3, size=256, api_name="/stylize")
+    client.predict(content, style, 0.9, style_2, 0.2, 0.8, size=256, api_name="/stylize")
+    assert counter.calls - before == 1  # only the new second style, once
+
+
+def test_mask_with_two_styles(served, tmp_path):
+    client, _ = served
+    mask = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(mask).rectangle((0, 0, 31, 63), fill=255)  # left half: style 1, right half: style 2
+    mask.save(tmp_path / "mask.png")
+    content = handle_file(FIXTURES / "astronaut.png")
+    out = client.predict(
+        content,
+        handle_file(FIXTURES / "coffee.png"),
+        1.0,
+        handle_file(FIXTURES / "gravel.png"),
+        mask=handle_file(tmp_path / "mask.png"),
+        size=256,
+        api_name="/stylize",
+    )
+    result = as_array(out)
+    assert result.shape == (256, 256, 3)
+    # coffee is warm and colourful, gravel is grey: the left half must be the more saturated one
+    sat = result.max(-1) - result.min(-1)
+    assert sat[:, :112].mean() > sat[:, 144:].mean() + 0.05
+
+
+def test_hub_id_falls_back_to_the_bundled_model_fast_when_offline(caplog):
+    start = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="adain_hub.app"):
+        model, source = app.load_model("adain-hub/no-such-model")  # conftest sets HF_HUB_OFFLINE=1
+    assert time.perf_counter() - start < 10
+    assert "bundled" in source and "using the bundled model" in caplog.text
+    assert model.config.channels == (64, 128, 256, 512)
+    _, local = app.load_model(str(BUNDLED_MODEL))
+    assert local.startswith("local folder")
+
+
+def test_command_line_reads_env_and_flags(monkeypatch):
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7123")
+    monkeypatch.setenv("ADAIN_MODEL", "someone/some-model")
+    args = app.parse_args([])
+    assert (args.port, args.model, args.host) == (7123, "someone/some-model", "127.0.0.1")
+    args = app.parse_args(["--port", "8000", "--model", "here", "--host", "0.0.0.0"])
+    assert (args.port, args.model, args.host) == (8000, "here", "0.0.0.0")
