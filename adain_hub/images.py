@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Iterator, Union
@@ -23,6 +24,7 @@ IMAGE_SUFFIXES = frozenset(
 )
 MAX_PIXELS = 80_000_000  # refuse decompression bombs before decoding them
 MIN_SIDE = 32  # the encoder divides by 8 and reflection-pads: smaller images have no usable features
+ENCODER_MIN_SIDE = 16  # relu4_1 is 1/8 of the input, and its reflection padding needs 2 px there
 
 
 class ImageError(ValueError):
@@ -30,10 +32,12 @@ class ImageError(ValueError):
 
 
 def iter_image_files(folder: str | os.PathLike) -> Iterator[Path]:
-    """Image-looking files directly or recursively under ``folder``, sorted, hidden files skipped."""
+    """Image-looking files anywhere under ``folder``, sorted; hidden files and folders are skipped
+    (``.thumbnails/``, ``._photo.jpg`` from macOS and the like are never photos to stylize)."""
     root = Path(folder)
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
+        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+        if not hidden and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
             yield path
 
 
@@ -41,73 +45,106 @@ def _name(src: object) -> str:
     return str(src) if isinstance(src, (str, os.PathLike)) else type(src).__name__
 
 
+def _reason(exc: BaseException) -> str:
+    """An exception as a short single line (PIL and torch messages can span lines)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE) -> Image.Image:
     """Open any supported input as an upright 8-bit RGB image.
 
     Handles EXIF rotation, the first frame of animated or multi-page files, transparency
-    (composited on white), grayscale, palette, CMYK, 16-bit and float images. Raises
-    :class:`ImageError` for missing, unreadable, truncated, oversized or too small inputs.
+    (composited on white), grayscale, palette, CMYK, 16-bit, 32-bit and float images. Tensors
+    (``(3, H, W)`` in [0, 1]) and arrays (``uint8`` ``(H, W[, C])``) pass the same checks. Raises
+    :class:`ImageError` for missing, unreadable, truncated, oversized or too small inputs, with
+    the input's name in the one-line message.
     """
+    name = _name(src)
+    opened = None
     if isinstance(src, Image.Image):
         img = src
-    elif isinstance(src, Tensor) or isinstance(src, np.ndarray):
-        return to_pil(torch.as_tensor(src))
+    elif isinstance(src, (Tensor, np.ndarray)):
+        img = _array_to_pil(src, name)
     else:
-        img = _open(src, max_pixels)
-    w, h = img.size
-    if w * h > max_pixels:
-        raise ImageError(f"{_name(src)}: image is too large ({w}x{h} pixels, limit {max_pixels:,})")
-    if min(w, h) < min_side:
-        raise ImageError(f"{_name(src)}: image is too small to stylize ({w}x{h}, need at least {min_side} px a side)")
+        img = opened = _open(src)
     try:
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)
-        img.load()
-        img = ImageOps.exif_transpose(img)
-        return _to_rgb(img)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{_name(src)}: cannot decode image ({exc})") from None
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ImageError(f"{name}: image is too large ({w}x{h} pixels, limit {max_pixels:,})")
+        if min(w, h) < min_side:
+            raise ImageError(f"{name}: image is too small to stylize ({w}x{h}, need at least {min_side} px a side)")
+        try:
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)
+            img.load()
+            return _to_rgb(ImageOps.exif_transpose(img))
+        except Exception as exc:  # PIL's plugins raise many types on garbled data; all mean "bad file"
+            raise ImageError(f"{name}: cannot decode image ({_reason(exc)})") from None
+    finally:
+        if opened is not None:  # only files we opened; a caller's image stays usable
+            opened.close()
 
 
-def _open(src: str | os.PathLike | bytes, max_pixels: int) -> Image.Image:
+def _array_to_pil(arr: Tensor | np.ndarray, name: str) -> Image.Image:
+    """``uint8`` ``(H, W)``/``(H, W, 3|4)`` arrays as they come from PIL or gradio; anything else as
+    a ``(3, H, W)`` / ``(1, 3, H, W)`` tensor in [0, 1]."""
+    try:
+        if isinstance(arr, np.ndarray) and arr.dtype == np.uint8 and (arr.ndim == 2 or arr.shape[-1] in (3, 4)):
+            return Image.fromarray(arr)
+        return to_pil(torch.as_tensor(arr))
+    except (TypeError, ValueError) as exc:
+        raise ImageError(f"{name}: not an image array ({_reason(exc)})") from None
+
+
+def _open(src: str | os.PathLike | bytes) -> Image.Image:
     """Open lazily (header only), so size checks happen before any pixel is decoded."""
-    try:
-        if isinstance(src, bytes):
-            return Image.open(io.BytesIO(src))
+    name = _name(src)
+    if not isinstance(src, bytes):
         path = Path(src)
         if not path.exists():
-            raise ImageError(f"{path}: no such file")
+            raise ImageError(f"{name}: no such file")
         if path.is_dir():
-            raise ImageError(f"{path}: is a folder, not an image")
+            raise ImageError(f"{name}: is a folder, not an image")
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(path)
-    except ImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{_name(src)}: image is too large (decompression bomb guard)") from None
+            return Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        match = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(match.group(1)):,} pixels" if match else "too many pixels"
+        raise ImageError(f"{name}: image is too large ({size}); refusing a possible decompression bomb") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{_name(src)}: not an image, or a format that cannot be read") from None
+        raise ImageError(f"{name}: not an image, or a damaged or unsupported one") from None
     except OSError as exc:
-        raise ImageError(f"{_name(src)}: cannot open ({exc.strerror or exc})") from None
+        raise ImageError(f"{name}: cannot open ({exc.strerror or _reason(exc)})") from None
+
+
+def _unit_scale(arr: np.ndarray, is_float: bool) -> np.ndarray:
+    """Map 32-bit int or float pixels to [0, 1] by the range they were evidently stored in:
+    [0, 1] floats as they are, 8-bit or 16-bit ranges by their maximum, anything else (negative
+    values, HDR) stretched from its min to its max. Stretching everything would change the
+    brightness of ordinary images that merely sit in a wide container."""
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return np.zeros_like(arr)
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo >= 0.0 and hi <= 1.0 and is_float:
+        return arr
+    if lo >= 0.0 and hi <= 255.0:
+        return arr / 255.0
+    if lo >= 0.0 and hi <= 65535.0:
+        return arr / 65535.0
+    return (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Convert any PIL mode to 8-bit RGB without clipping high bit depths to white."""
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F") or mode.startswith("I;16"):
+    if mode.startswith("I;16") or mode in ("I", "F"):
         arr = np.asarray(img, dtype=np.float64)
-        if mode.startswith("I;16"):
-            arr = arr / 65535.0
-        else:
-            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-            if mode == "F" and lo >= 0.0 and hi <= 1.0:
-                pass  # already a [0, 1] float image
-            elif hi > lo:
-                arr = (arr - lo) / (hi - lo)
-            else:
-                arr = np.zeros_like(arr)
-        arr = np.nan_to_num(arr).clip(0, 1)
+        arr = arr / 65535.0 if mode.startswith("I;16") else _unit_scale(arr, mode == "F")
+        arr = np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0).clip(0, 1)
         return Image.fromarray((arr * 255 + 0.5).astype(np.uint8)).convert("RGB")
     if mode == "P":
         img = img.convert("RGBA")
@@ -140,12 +177,20 @@ def to_pil(tensor: Tensor) -> Image.Image:
     return Image.fromarray(arr)
 
 
-def working_size(width: int, height: int, max_side: int | None, multiple: int = 8) -> tuple[int, int]:
+def working_size(
+    width: int, height: int, max_side: int | None, multiple: int = 8, min_side: int = ENCODER_MIN_SIDE
+) -> tuple[int, int]:
     """Size to run the network at: longer side capped at ``max_side`` (never upscaled), both sides a
-    multiple of ``multiple`` so the decoder gives back exactly that size."""
+    multiple of ``multiple`` so the decoder gives back exactly that size.
+
+    The shorter side never drops below ``min_side``, the least the encoder can take, so a very
+    wide or tall image (over 32:1 at a 512 cap) runs slightly above the cap instead of failing.
+    """
     scale = 1.0 if not max_side else min(1.0, max_side / max(width, height))
-    w = max(multiple, int(round(width * scale / multiple)) * multiple)
-    h = max(multiple, int(round(height * scale / multiple)) * multiple)
+    if min(width, height) * scale < min_side:
+        scale = min(1.0, min_side / min(width, height))
+    w = max(min_side, int(round(width * scale / multiple)) * multiple)
+    h = max(min_side, int(round(height * scale / multiple)) * multiple)
     return w, h
 
 
