@@ -20,7 +20,7 @@ from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 
-from adain_hub.training import RECIPES, TrainConfig, train
+from adain_hub.training import RECIPES, TrainConfig, resolve_mixed_precision, train
 
 BUNDLED_MODEL = str(Path(__file__).resolve().parent / "model_card")
 
@@ -52,7 +52,7 @@ HELP = {
     "seed": "random seed",
     "decode_threads": "threads decoding images for each stream (0: decode in the training loop)",
     "time_limit_minutes": "stop (with a checkpoint and a saved model) after this many minutes",
-    "mixed_precision": "no, bf16 (CPUs with AMX, recent GPUs) or fp16",
+    "mixed_precision": "auto (bf16 where the GPU or CPU runs it natively, else fp32), no, bf16 or fp16",
     "log_with": "tracker: tensorboard or none",
     "record_seen": "write the file names each process trained on to OUTPUT_DIR/seen/rank_N.tsv",
 }
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             print("tensorboard is not installed: logging to no tracker", file=sys.stderr)
             config.log_with = None
     accelerator = Accelerator(
-        mixed_precision=config.mixed_precision,
+        mixed_precision=resolve_mixed_precision(config.mixed_precision),
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         log_with=config.log_with,
         project_config=ProjectConfiguration(project_dir=config.output_dir, logging_dir=os.path.join(config.output_dir, "logs")),

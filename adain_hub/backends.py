@@ -69,7 +69,7 @@ def make_backend(model: AdaIN, name: str = "auto") -> Backend:
 
                 name = "openvino"
             except ImportError:
-                name = "bf16" if _cpu_has_bf16() else "fp32"
+                name = "bf16" if cpu_has_bf16() else "fp32"
     if name == "openvino":
         from .openvino_backend import OpenVINOBackend
 
@@ -77,7 +77,7 @@ def make_backend(model: AdaIN, name: str = "auto") -> Backend:
     return TorchBackend(model, torch.bfloat16 if name == "bf16" else torch.float32)
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_has_bf16() -> bool:
     """Whether the CPU runs bf16 natively (AMX or AVX512-BF16); emulated bf16 is slower than fp32."""
     try:
         flags = open("/proc/cpuinfo").read()

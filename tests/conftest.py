@@ -6,6 +6,10 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait ~23 s on DNS for the Hub (read at import)
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+if "ADAIN_HUB_CACHE" not in os.environ:  # converted OpenVINO models go to a per-run folder, not ~/.cache
+    import tempfile
+
+    os.environ["ADAIN_HUB_CACHE"] = tempfile.mkdtemp(prefix="adain_hub_test_cache_")
 
 from pathlib import Path  # noqa: E402
 

@@ -16,9 +16,11 @@ from accelerate.state import AcceleratorState
 from PIL import Image
 
 from adain_hub import AdaIN
-from adain_hub.training import TrainConfig, checkpoint_dirs, train
+from adain_hub.training import TrainConfig, checkpoint_dirs, resolve_mixed_precision, train
 
 from .conftest import BUNDLED_MODEL, FIXTURES, ROOT, TINY
+
+PRECISION = resolve_mixed_precision("auto")  # bf16 where the CPU has it natively, else fp32
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +65,14 @@ def _fresh_accelerator_state():
 def _config(data: Path, out: Path, encoder_from: str, **kw) -> TrainConfig:
     base = dict(content_dataset=str(data / "content"), style_dataset=str(data / "style"), output_dir=str(out),
                 encoder_from=encoder_from, batch_size=2, styles_per_batch=2, image_size=64, resize=64,
-                max_steps=4, checkpoint_every=2, sample_every=2, log_with=None, mixed_precision="bf16")
+                max_steps=4, checkpoint_every=2, sample_every=2, log_with=None, mixed_precision=PRECISION)
     return TrainConfig(**{**base, **kw})
 
 
 def test_tiny_run_trains_checkpoints_and_saves_a_loadable_model(data, tiny_source, tmp_path):
     logs, samples = [], []
     config = _config(data, tmp_path, tiny_source)
-    model = train(config, Accelerator(cpu=True, mixed_precision="bf16"),
+    model = train(config, Accelerator(cpu=True, mixed_precision=PRECISION),
                   on_step=lambda s, l: logs.append((s, l)), on_sample=lambda s, g: samples.append((s, g.shape)))
     assert [s for s, _ in logs] == [1, 2, 3, 4]
     assert all(torch.isfinite(torch.tensor(l["loss"])) for _, l in logs)
@@ -90,14 +92,14 @@ def test_tiny_run_trains_checkpoints_and_saves_a_loadable_model(data, tiny_sourc
 
 
 def test_resume_continues_at_the_same_step_with_the_same_state(data, tiny_source, tmp_path):
-    train(_config(data, tmp_path, tiny_source, max_steps=2), Accelerator(cpu=True, mixed_precision="bf16"))
+    train(_config(data, tmp_path, tiny_source, max_steps=2), Accelerator(cpu=True, mixed_precision=PRECISION))
     checkpoint = checkpoint_dirs(tmp_path)[-1]
     assert json.loads((checkpoint / "step.json").read_text()) == {"step": 2}
     saved = AdaIN.from_pretrained(tmp_path / "model")
     AcceleratorState._reset_state(True)
 
     steps = []
-    accelerator = Accelerator(cpu=True, mixed_precision="bf16")
+    accelerator = Accelerator(cpu=True, mixed_precision=PRECISION)
     config = _config(data, tmp_path, tiny_source, max_steps=3, resume=True)
     resumed_weights = {}
 
@@ -134,7 +136,7 @@ def _env() -> dict:
 @pytest.mark.slow
 def test_two_data_parallel_processes_train_on_different_images(data, tiny_source, tmp_path):
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "bf16", "--dynamo_backend", "no",
+           "--num_machines", "1", "--mixed_precision", PRECISION, "--dynamo_backend", "no",
            str(ROOT / "train_accelerate.py"), "--encoder-from", tiny_source,
            "--content-dataset", str(data / "content"), "--style-dataset", str(data / "style"),
            "--output-dir", str(tmp_path), "--max-steps", "3", "--batch-size", "2", "--styles-per-batch", "2",

