@@ -109,16 +109,7 @@ def _one_line(exc: BaseException) -> str:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     """``adain stylize``: every error becomes one line and an exit code, never a traceback."""
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module="PIL")  # odd metadata is not the user's problem
-            return _stylize(args)
-    except CliError as exc:
-        _say(f"error: {exc}")
-        return exc.code
-    except KeyboardInterrupt:
-        _say("error: interrupted (images already written are complete)")
-        return 130
+    return _run(_stylize, args, "images already written are complete")
 
 
 def _check_stylize_flags(args: argparse.Namespace) -> None:
@@ -316,15 +307,20 @@ def _load_model(model_id: str) -> AdaIN:
 def cmd_eval(args: argparse.Namespace) -> int:
     """``adain eval``: score our model (and a peer) on every content x style pair, write the tables
     and sheets. Same exit codes as ``stylize``: 1 when an image was skipped or the run failed."""
+    return _run(_eval, args, "nothing written")
+
+
+def _run(command, args: argparse.Namespace, on_interrupt: str) -> int:
+    """Run a command so that every expected failure is one line on stderr and an exit code."""
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module="PIL")
-            return _eval(args)
+            warnings.filterwarnings("ignore", module="PIL")  # odd metadata is not the user's problem
+            return command(args)
     except CliError as exc:
         _say(f"error: {exc}")
         return exc.code
     except KeyboardInterrupt:
-        _say("error: interrupted (nothing written)")
+        _say(f"error: interrupted ({on_interrupt})")
         return 130
 
 
