@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from . import functional as AF
 from .backends import cpu_has_bf16
-from .data import CropSpec, crop_loader
+from .data import CropSpec, crop_loader, open_stream
 from .model import AdaIN, AdaINConfig
 
 RECIPES: dict[str, dict] = {
@@ -202,8 +202,6 @@ def train(
         start_step = json.loads((latest[-1] / "step.json").read_text())["step"]
     # a resumed run reseeds its streams so it does not replay the images it already saw
     seed = config.seed + start_step
-    from .data import open_stream  # local: only to read the label columns
-
     style_balance = resolve_balance(config, list(open_stream(config.style_dataset).features or {}))
     content_loader = crop_loader(config.content_dataset, spec, config.batch_size, seed=seed, rank=rank,
                                  world_size=world, threads=config.decode_threads)
