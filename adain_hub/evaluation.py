@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import hashlib
 import io
 import math
 import os
@@ -30,7 +29,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from . import functional as AF
-from .images import ImageError, fit, iter_image_files, load_image, to_tensor, working_size
+from .images import ImageError, fingerprint, fit, iter_image_files, load_image, to_tensor, working_size
 from .model import AdaIN
 from .stylizer import StyleFeatures, Stylizer
 
@@ -172,10 +171,6 @@ class Judge:
 
 
 # -- methods -------------------------------------------------------------------------------------
-def _fingerprint(image: Image.Image) -> str:
-    return hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest() + str(image.size)
-
-
 class AdaINMethod:
     """Our model as an evaluation method. The last style is kept encoded, so a runner that loops
     styles outside contents encodes each style once (as an app that caches styles would)."""
@@ -187,7 +182,7 @@ class AdaINMethod:
         self._style: StyleFeatures | None = None
 
     def __call__(self, content: Image.Image, style: Image.Image) -> Image.Image:
-        key = _fingerprint(style)
+        key = fingerprint(style)
         if key != self._style_key:
             self._style, self._style_key = self.stylizer.encode_style(style), key
         return self.stylizer.stylize(content, self._style, alpha=self.alpha)

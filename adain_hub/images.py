@@ -5,6 +5,7 @@ Used by the Python API, the CLI, the web app and training alike.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -154,6 +155,11 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return img.convert("RGB")
+
+
+def fingerprint(img: Image.Image) -> str:
+    """Identity of an image's pixels, for caches that must not re-encode an unchanged image."""
+    return hashlib.blake2b(img.tobytes(), digest_size=16).hexdigest() + f"{img.size}"
 
 
 def to_tensor(img: Image.Image) -> Tensor:

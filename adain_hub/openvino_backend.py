@@ -53,7 +53,7 @@ def model_key(model: AdaIN) -> str:
     return h.hexdigest()[:32]
 
 
-def cpu_has_bf16() -> bool:
+def openvino_has_bf16() -> bool:
     """Whether OpenVINO's CPU plugin reports native bf16 (AMX or AVX512-BF16)."""
     import openvino as ov
 
@@ -157,7 +157,7 @@ class OpenVINOBackend:
         if precision not in ("auto", "bf16", "f32"):
             raise ValueError(f"precision must be 'auto', 'bf16' or 'f32', got {precision!r}")
         if precision == "auto":
-            precision = "bf16" if cpu_has_bf16() else "f32"
+            precision = "bf16" if openvino_has_bf16() else "f32"
         self.precision = precision
         self.threads = threads or _available_cores()
         try:

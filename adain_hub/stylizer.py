@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal, Sequence
@@ -13,7 +12,7 @@ from torch import Tensor
 
 from . import functional as AF
 from .backends import Backend, make_backend
-from .images import ImageInput, fit, load_image, load_mask, to_pil, to_tensor, working_size
+from .images import ImageInput, fingerprint, fit, load_image, load_mask, to_pil, to_tensor, working_size
 from .model import AdaIN
 
 Method = Literal["adain", "wct"]
@@ -44,10 +43,6 @@ class StyleFeatures:
 
 
 StyleInput = ImageInput | StyleFeatures
-
-
-def _fingerprint(img: Image.Image) -> str:
-    return hashlib.blake2b(img.tobytes(), digest_size=16).hexdigest() + f"{img.size}"
 
 
 class Stylizer:
@@ -81,7 +76,7 @@ class Stylizer:
 
     # -- encoding ---------------------------------------------------------------------------
     def _encode_cached(self, kind: str, img: Image.Image) -> Tensor:
-        key = (kind, _fingerprint(img))
+        key = (kind, fingerprint(img))
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
