@@ -98,13 +98,57 @@ def rel_l2(img: Image.Image, ref: Image.Image) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
+def conv_gflop(module: torch.nn.Module, x: torch.Tensor) -> tuple[float, float]:
+    """(all conv GFLOP, 3x3-conv GFLOP) of ``module(x)``, a multiply-add counted as 2 FLOP."""
+    totals = [0.0, 0.0]
+
+    def hook(conv: torch.nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+        kh, kw = conv.kernel_size
+        flop = 2 * output.numel() * conv.in_channels // conv.groups * kh * kw / 1e9
+        totals[0] += flop
+        totals[1] += flop if (kh, kw) == (3, 3) else 0.0
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            module(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return totals[0], totals[1]
+
+
+def best_fp32_rate(model, size: int) -> tuple[float, str]:
+    """The best fp32 GFLOP/s this machine shows now: a 2048^3 GEMM or the network's largest conv."""
+
+    def median_s(fn: Callable[[], object], n: int = 5) -> float:
+        fn()
+        ts = []
+        for _ in range(n):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+        return statistics.median(ts)
+
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    gemm = 2 * 2048**3 / median_s(lambda: a @ b) / 1e9
+    c3 = model.config.channels[2]  # relu3_x width: the layers that hold most of the work
+    side = size // 4 + 2
+    x = torch.randn(1, c3, side, side).to(memory_format=torch.channels_last)
+    w = torch.randn(c3, c3, 3, 3).to(memory_format=torch.channels_last)
+    conv = 2 * (side - 2) ** 2 * c3 * c3 * 9 / median_s(lambda: torch.nn.functional.conv2d(x, w)) / 1e9
+    if gemm >= conv:
+        return gemm, "fp32 GEMM 2048^3"
+    return conv, f"fp32 conv {c3}->{c3} 3x3 at {side - 2}^2, channels_last"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds after one warm-up round")
     parser.add_argument("--size", type=int, default=512, help="side of the square content and style")
     parser.add_argument("--threads", type=int, default=None, help="threads for every method (default: all cores)")
     parser.add_argument("--model", default=str(ROOT / "model_card"))
-    parser.add_argument("--skip", nargs="*", default=[], help="methods to leave out, e.g. bf16 peer first-call")
+    parser.add_argument("--skip", nargs="*", default=[], help="parts to leave out: bf16, peer, first-call, roofline")
     args = parser.parse_args()
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
@@ -177,6 +221,25 @@ def main() -> None:
         vs_peer = f"{ms / peer_ms:.2f}x" if peer_ms else "—"
         err = "—" if name == peer_label else f"{rel_l2(outputs[name], ref):.2%}"
         print(f"| {name} | {ms:.0f} | {fp32_ms / ms:.2f}x | {vs_peer} | {err} |")
+
+    if "roofline" not in args.skip and peer_ms:
+        enc, enc3 = conv_gflop(model.encoder, torch.rand(1, 3, args.size, args.size))
+        feat = torch.rand(1, model.config.channels[3], args.size // 8, args.size // 8)
+        dec, dec3 = conv_gflop(model.decoder, feat)
+        work, work3 = 2 * enc + dec, 2 * enc3 + dec3  # content + style encoded, one decode
+        rate, rate_source = best_fp32_rate(model, args.size)
+        default_ms = statistics.median(times[default_label]) * 1e3
+        floor_ms = work / rate * 1e3
+        # Winograd F(4,3) does a 3x3 conv with 36 instead of 144 multiplies per 4x4 output tile.
+        wino_ms = (work - work3 + work3 / 4) / rate * 1e3
+        print(f"\n### How far the hardware allows (roofline)\n")
+        print(f"- Work per job: {work:.0f} GFLOP of convolutions (encoder {enc:.0f} x 2 for content and style, "
+              f"decoder {dec:.0f}); {work3 / work:.1%} of it in 3x3 convs.")
+        print(f"- Best fp32 rate measured now: {rate:.0f} GFLOP/s ({rate_source}); the default ran at "
+              f"{work / default_ms * 1e3:.0f} GFLOP/s.")
+        print(f"- At that rate the job needs at least {floor_ms:.0f} ms = {floor_ms / peer_ms:.1f}x the peer; "
+              f"an ideal Winograd F(4,3) (4x fewer multiplies in every 3x3 conv, transforms free) "
+              f"{wino_ms:.0f} ms = {wino_ms / peer_ms:.1f}x the peer.")
 
     if "first-call" not in args.skip:
         print("\n### First call of the default backend (fresh process)\n")
