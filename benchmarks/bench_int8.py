@@ -1,6 +1,6 @@
 """Would int8 OpenVINO make the default fast enough? Time and error of nncf post-training quantization.
 
-    .venv/bin/pip install nncf          # not a dependency of adain-hub: this script only
+    .venv/bin/pip install -e '.[bench]'   # nncf: for this script only, not a dependency of adain-hub
     .venv/bin/python benchmarks/bench_int8.py [--repeats 3] [--size 512] [--calibration 48]
 
 The encoder (image -> relu4_1) and the decoder are quantized separately, as the OpenVINO backend
@@ -61,7 +61,7 @@ def main() -> None:
     try:
         import nncf
     except ImportError:
-        sys.exit("bench_int8.py needs nncf: .venv/bin/pip install nncf")
+        sys.exit("bench_int8.py needs nncf: pip install -e '.[bench]' (or pip install nncf)")
     import openvino as ov
 
     from adain_hub import AdaIN
