@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", nargs="+", default=None, metavar="M",
                    help="mask image per style for spatial control (white = that style); one mask for two styles "
                         "splits white/black between them")
-    p.add_argument("--size", type=int, default=512, help="cap on the longer side, in pixels (default 512)")
+    p.add_argument("--size", type=int, default=512, help="cap on the longer side, in pixels; smaller photos keep their size (default 512)")
     p.add_argument("--method", choices=["adain", "wct"], default="adain", help="feature transform (default adain)")
     p.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp32"], default="auto",
                    help="inference engine (default auto: the fastest available)")

@@ -200,6 +200,29 @@ def working_size(
     return w, h
 
 
+def output_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """Size a stylized image comes out at: the input's, longer side capped at ``max_side`` (never
+    upscaled), aspect ratio kept. The network pads it to a multiple of 8 and crops back
+    (:func:`pad_to_multiple`), so sizes are not rounded and photos are not stretched."""
+    return working_size(width, height, max_side, multiple=1)
+
+
+def pad_amounts(height: int, width: int, multiple: int = 8) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` padding that makes both sides multiples of ``multiple``, split
+    evenly between opposite sides."""
+    ph, pw = -height % multiple, -width % multiple
+    return ph // 2, ph - ph // 2, pw // 2, pw - pw // 2
+
+
+def pad_to_multiple(x: Tensor, multiple: int = 8) -> Tensor:
+    """Reflection-pad ``(N, C, H, W)`` by :func:`pad_amounts`: the encoder halves the size three
+    times, so the network runs on multiples of 8 and the caller crops the output back."""
+    top, bottom, left, right = pad_amounts(*x.shape[-2:], multiple)
+    if not (top or bottom or left or right):
+        return x
+    return torch.nn.functional.pad(x, (left, right, top, bottom), mode="reflect")
+
+
 def fit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Resize to exactly ``size`` with a good filter (no-op when it already has that size)."""
     return img if img.size == size else img.resize(size, Image.Resampling.LANCZOS)

@@ -12,7 +12,18 @@ from torch import Tensor
 
 from . import functional as AF
 from .backends import Backend, make_backend
-from .images import ImageInput, fingerprint, fit, load_image, load_mask, to_pil, to_tensor, working_size
+from .images import (
+    ImageInput,
+    fingerprint,
+    fit,
+    load_image,
+    load_mask,
+    output_size,
+    pad_amounts,
+    pad_to_multiple,
+    to_pil,
+    to_tensor,
+)
 from .model import AdaIN
 
 Method = Literal["adain", "wct"]
@@ -80,7 +91,7 @@ class Stylizer:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        feats = self.backend.encode(to_tensor(img))
+        feats = self.backend.encode(pad_to_multiple(to_tensor(img)))
         self._cache[key] = feats
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -95,16 +106,17 @@ class Stylizer:
         if isinstance(style, StyleFeatures):
             return style
         img = load_image(style)
-        img = fit(img, working_size(*img.size, self.style_size))
+        img = fit(img, output_size(*img.size, self.style_size))
         if colour_from is not None:
             recoloured = AF.coral(to_tensor(img)[0], to_tensor(colour_from)[0])
             img = to_pil(recoloured)
         return StyleFeatures.from_features(self._encode_cached("style", img))
 
     def prepare_content(self, content: ImageInput, size: int | None = None) -> Image.Image:
-        """The content image as the network will see it: RGB, longer side capped, sides % 8 == 0."""
+        """The content image at the size it is stylized and returned: RGB, longer side capped at
+        ``size``, aspect ratio kept (the network pads it to a multiple of 8 and crops back)."""
         img = load_image(content)
-        return fit(img, working_size(*img.size, size if size is not None else self.size))
+        return fit(img, output_size(*img.size, size if size is not None else self.size))
 
     # -- the transform ----------------------------------------------------------------------
     @torch.inference_mode()
@@ -146,9 +158,12 @@ class Stylizer:
         c_feat = self._encode_cached("content", content_img)
 
         regions = self._regions(masks, len(encoded), content_img.size) if masks is not None else None
+        regions = [pad_to_multiple(r) for r in regions] if regions is not None else None
         target = self.transform(c_feat, encoded, alpha, weights, regions, method)
         image = self.backend.decode(target)
-        return to_pil(image[0])
+        w, h = content_img.size
+        top, _, left, _ = pad_amounts(h, w)
+        return to_pil(image[0, :, top : top + h, left : left + w])
 
     __call__ = stylize
 

@@ -33,3 +33,18 @@ def tiny_model() -> AdaIN:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+def fake_hub_cache(cache: Path, folder: Path, repo: str = "adain-hub/tiny") -> str:
+    """Put the model saved in ``folder`` into an HF cache at ``cache`` as ``repo``, in the layout
+    huggingface_hub reads offline (snapshots/<hash>/..., refs/main without newline)."""
+    org, name = repo.split("/")
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snap = cache / f"models--{org}--{name}" / "snapshots" / commit
+    snap.mkdir(parents=True)
+    for f in ("config.json", "model.safetensors"):
+        (snap / f).write_bytes((folder / f).read_bytes())
+    refs = cache / f"models--{org}--{name}" / "refs"
+    refs.mkdir()
+    (refs / "main").write_text(commit)
+    return repo

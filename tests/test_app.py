@@ -18,7 +18,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
-from adain_hub.images import working_size  # noqa: E402
+from adain_hub.images import output_size  # noqa: E402
 
 from .conftest import BUNDLED_MODEL, FIXTURES  # noqa: E402
 
@@ -65,13 +65,13 @@ def as_array(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarra
     return np.asarray(img.resize(size, Image.Resampling.LANCZOS) if size else img, dtype=np.float32) / 255.0
 
 
-def test_stylize_endpoint_returns_a_png_at_the_working_size(served):
+def test_stylize_endpoint_returns_a_png_at_the_output_size(served):
     client, _ = served
     content = FIXTURES / "rocket.jpg"  # 640x427: not square, so both sides are checked
     out = client.predict(handle_file(content), handle_file(FIXTURES / "brick.png"), 1.0, size=256, api_name="/stylize")
     assert Path(out).suffix == ".png"
-    expected = working_size(*Image.open(content).size, 256)
-    assert Image.open(out).size == expected == (256, 168)
+    expected = output_size(*Image.open(content).size, 256)
+    assert Image.open(out).size == expected == (256, 171)  # 640x427 scaled by 0.4, not rounded to 8
     result, photo = as_array(out), as_array(content, expected)
     assert result.std() > 0.05  # a picture, not a flat colour
     assert np.abs(result - photo).mean() > 0.05  # and restyled, not the photo given back
@@ -95,7 +95,7 @@ def test_bad_upload_is_a_clear_error_and_the_server_keeps_serving(served, tmp_pa
     with pytest.raises(AppError, match="at least one style a weight above 0"):
         client.predict(handle_file(FIXTURES / "chelsea.png"), style, 0.7, weight=0.0, api_name="/stylize")
     out = client.predict(handle_file(FIXTURES / "chelsea.png"), style, 0.7, size=256, api_name="/stylize")
-    assert Image.open(out).size == working_size(451, 300, 256)
+    assert Image.open(out).size == output_size(451, 300, 256)
 
 
 def test_changing_alpha_or_weights_does_not_re_encode_unchanged_images(served, tmp_path):

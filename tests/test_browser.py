@@ -21,7 +21,7 @@ pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 import app  # noqa: E402
-from adain_hub.images import working_size  # noqa: E402
+from adain_hub.images import output_size  # noqa: E402
 
 from .conftest import BUNDLED_MODEL, FIXTURES, ROOT  # noqa: E402
 
@@ -99,7 +99,7 @@ def test_upload_slide_click_shows_a_result(url, browser, tmp_path):
     result.wait_for(state="visible")
     page.wait_for_function("() => { const i = document.querySelector('#result img'); return i && i.naturalWidth > 0; }")
     width, height = result.evaluate("img => [img.naturalWidth, img.naturalHeight]")
-    assert (width, height) == working_size(451, 300, 256) == (256, 168)  # chelsea.png is 451x300
+    assert (width, height) == output_size(451, 300, 256) == (256, 170)  # chelsea.png is 451x300
     assert page.locator("[data-testid='toast-body']").count() == 0  # no error toast
 
     shot = tmp_path / "app_result.png"

@@ -17,7 +17,7 @@ from PIL import Image
 
 from adain_hub import AdaIN, AdaINConfig
 from adain_hub.cli import _save_atomic, main
-from adain_hub.images import working_size
+from adain_hub.images import output_size
 from adain_hub.stylizer import Stylizer
 
 from .test_images import BAD_KINDS, make_bad_file, opened
@@ -70,7 +70,7 @@ def styles(*names: str) -> list[str]:
 
 
 def expected_size(path: Path, cap: int = int(SIZE)) -> tuple[int, int]:
-    return working_size(*opened(path).size, cap)
+    return output_size(*opened(path).size, cap)
 
 
 def files_in(folder: Path) -> list[str]:
@@ -147,7 +147,7 @@ def test_odd_but_valid_images_just_work(capsys, tiny_dir, tmp_path):
              "rgba", "rotated"]
     assert files_in(out) == [f"{s}.png" for s in stems]
     w, h = opened(out / "rotated.png").size
-    assert (w, h) == working_size(rgb.height, rgb.width, int(SIZE)) and h > w  # portrait, as the camera meant
+    assert (w, h) == output_size(rgb.height, rgb.width, int(SIZE)) and h > w  # portrait, as the camera meant
 
 
 # -- bad inputs ---------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ from adain_hub.images import (
     ImageError,
     iter_image_files,
     load_image,
+    output_size,
+    pad_amounts,
+    pad_to_multiple,
     to_pil,
     to_tensor,
     working_size,
@@ -291,6 +294,28 @@ def test_bomb_is_refused_before_decoding(tmp_path):
 )
 def test_working_size_caps_and_rounds(size, cap, expected):
     assert working_size(*size, cap) == expected
+
+
+@pytest.mark.parametrize(
+    "size, cap, expected",
+    [((600, 400), 100, (100, 67)), ((451, 300), None, (451, 300)), ((451, 300), 256, (256, 170)),
+     ((100, 60), 512, (100, 60)), ((2000, 40), 512, (800, 16))],
+)
+def test_output_size_caps_and_keeps_the_aspect_ratio(size, cap, expected):
+    assert output_size(*size, cap) == expected
+
+
+@pytest.mark.parametrize("h, w", [(300, 451), (16, 23), (64, 64), (33, 17)])
+def test_pad_to_multiple_reflects_evenly_and_crops_back(h, w):
+    x = torch.rand(1, 3, h, w)
+    padded = pad_to_multiple(x)
+    top, bottom, left, right = pad_amounts(h, w)
+    assert padded.shape[-2:] == (h + top + bottom, w + left + right)
+    assert padded.shape[-2] % 8 == 0 and padded.shape[-1] % 8 == 0
+    assert max(top, bottom, left, right) <= 4 and abs(top - bottom) <= 1 and abs(left - right) <= 1
+    torch.testing.assert_close(padded[..., top : top + h, left : left + w], x)
+    if left:  # mirrored about the first column, not repeated
+        torch.testing.assert_close(padded[..., top : top + h, left - 1], x[..., 1])
 
 
 def test_working_size_keeps_extreme_aspect_ratios_encodable(tiny_model):

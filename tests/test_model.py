@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 from adain_hub import AdaIN, AdaINConfig
 from adain_hub.model import STAGES
 
-from .conftest import BUNDLED_MODEL, TINY
+from .conftest import BUNDLED_MODEL, TINY, fake_hub_cache
 
 
 def test_encoder_stage_shapes_and_decoder_inverts_them(tiny_model):
@@ -65,25 +65,11 @@ def test_config_validation():
         AdaINConfig(channels=(4, 8, 8))
 
 
-def _fake_hub_cache(cache, folder, repo="adain-hub/tiny"):
-    """The layout huggingface_hub reads offline: snapshots/<hash>/..., refs/main without newline."""
-    org, name = repo.split("/")
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    snap = cache / f"models--{org}--{name}" / "snapshots" / commit
-    snap.mkdir(parents=True)
-    for f in ("config.json", "model.safetensors"):
-        (snap / f).write_bytes((folder / f).read_bytes())
-    refs = cache / f"models--{org}--{name}" / "refs"
-    refs.mkdir()
-    (refs / "main").write_text(commit)
-    return repo
-
-
 def test_hub_id_from_offline_cache_matches_local_folder(tmp_path):
     folder = tmp_path / "model"
     torch.manual_seed(2)
     AdaIN(TINY).save_pretrained(folder)
-    repo = _fake_hub_cache(tmp_path / "hub", folder)
+    repo = fake_hub_cache(tmp_path / "hub", folder)
     script = textwrap.dedent(f"""
         import torch
         from adain_hub import AdaIN

@@ -69,11 +69,29 @@ def test_wct_output_has_style_covariance():
     torch.testing.assert_close(cov, style.covariance()[1], atol=1e-3, rtol=1e-3)
 
 
-def test_stylize_sizes_are_capped_and_multiples_of_8(stylizer, fixtures):
+def test_outputs_keep_the_photo_size_and_aspect_under_the_cap(tiny_model, fixtures):
+    stylizer = Stylizer(tiny_model, backend="fp32", size=None, style_size=128)
     out = stylizer.stylize(fixtures / "coffee.png", fixtures / "brick.png", size=100)
-    assert out.size == (96, 64)  # 600x400 capped at 100 -> 100x67, rounded to multiples of 8
+    assert out.size == (100, 67)  # 600x400 capped at 100, not rounded to multiples of 8
     out = stylizer.stylize(fixtures / "chelsea.png", fixtures / "brick.png")
-    assert max(out.size) <= 128 and out.size[0] % 8 == 0 and out.size[1] % 8 == 0
+    assert out.size == (451, 300)  # the photo's own size: no cap, no stretching
+    masked = stylizer.stylize(fixtures / "chelsea.png", [fixtures / "brick.png", fixtures / "gravel.png"],
+                              masks=fixtures / "coffee.png")
+    assert masked.size == (451, 300)
+
+
+def test_odd_sizes_are_reflection_padded_for_the_network_and_cropped_back(tiny_model, fixtures):
+    stylizer = Stylizer(tiny_model, backend="fp32", size=None, style_size=128)
+    content = stylizer.prepare_content(fixtures / "chelsea.png")  # 451 x 300
+    style = stylizer.encode_style(fixtures / "brick.png")
+    x = to_tensor(content)
+    padded = torch.nn.functional.pad(x, (2, 3, 2, 2), mode="reflect")  # to 456 x 304
+    with torch.no_grad():
+        decoded = stylizer.model.decoder(Stylizer.transform(stylizer.model.encode(padded)[-1], [style]))
+    expected = decoded[..., 2 : 2 + 300, 2 : 2 + 451]
+    got = to_tensor(stylizer.stylize(content, style))
+    assert got.shape == expected.shape
+    assert (got - expected.clamp(0, 1)).abs().max() <= 1 / 255 + 1e-6  # uint8 rounding only
 
 
 def test_styles_and_contents_are_encoded_once(stylizer, fixtures):
