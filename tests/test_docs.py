@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from adain_hub import AdaIN
+from adain_hub.images import output_size
 
 from .conftest import BUNDLED_MODEL, FIXTURES, ROOT, fake_hub_cache
 
@@ -52,3 +53,23 @@ def test_python_examples_run_as_written(doc: str, workdir: Path) -> None:
     out, photo = Image.open(workdir / "out.png"), Image.open(workdir / "photo.jpg")
     assert out.size == photo.size  # a 451x300 photo is under the 512 px cap: stylized at its own size
     assert out.getextrema() != photo.getextrema() or list(out.getdata()) != list(photo.getdata())
+
+
+@pytest.mark.slow
+def test_quick_start_command_runs_as_written(tmp_path: Path) -> None:
+    """The README's first command, after its `pip install -e .`: the bundled model, default backend."""
+    readme = DOCS["README"].read_text(encoding="utf-8")
+    command = next(line for line in readme.splitlines() if line.startswith("pip install -e . && adain stylize"))
+    argv = command.split(" && ", 1)[1].split()
+    script = Path(sys.executable).parent / argv[0]
+    assert script.exists(), "the `adain` console script is not installed: pip install -e ."
+    for folder in ("tests", "examples"):  # the paths it names, relative to a clone's root
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    done = subprocess.run([str(script), *argv[1:]], cwd=tmp_path, env=dict(os.environ, HF_HUB_OFFLINE="1"),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    inputs = [Path(a) for a in argv if a.startswith("tests/fixtures/")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{p.stem}.png" for p in inputs)
+    for path in inputs:
+        photo, out = Image.open(ROOT / path), Image.open(tmp_path / "out" / f"{path.stem}.png")
+        assert out.size == output_size(*photo.size, 512)  # the default cap, aspect ratio kept
