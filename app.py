@@ -192,7 +192,7 @@ def make_stylize_fn(stylizer: Stylizer):
                 photo,
                 styles,
                 alpha=float(alpha),
-                weights=weights,
+                weights=None if masks is not None else weights,  # a mask gives each style its region whole
                 masks=masks,
                 preserve_color=bool(preserve_color),
                 size=int(size),

@@ -32,11 +32,12 @@ class TorchBackend:
 
     def __init__(self, model: AdaIN, dtype: torch.dtype = torch.float32) -> None:
         self.name = "fp32" if dtype == torch.float32 else "bf16"
-        self.dtype = dtype
         self.device = next(model.parameters()).device
-        if dtype == torch.float32:
+        if dtype == torch.float32:  # "the model's own precision": a half model on a GPU stays half
+            self.dtype = next(model.parameters()).dtype
             self.model = model.eval()
         else:  # a converted copy, so the caller's model keeps training in fp32
+            self.dtype = dtype
             self.model = AdaIN(model.config).to(self.device)
             self.model.load_state_dict(model.state_dict())
             self.model = self.model.to(dtype=dtype, memory_format=torch.channels_last).eval()

@@ -6,7 +6,6 @@ try/except, because one truncated JPEG inside ``datasets``' own decoder ends the
 
 from __future__ import annotations
 
-import io
 import random
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,7 +20,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import IterableDataset as TorchIterableDataset
 
-from .images import ImageError, load_image, to_tensor
+from .images import ImageError, image_mode, load_image, to_tensor
 
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 
@@ -104,12 +103,7 @@ def decode_example(value: dict | Image.Image, spec: CropSpec, rng: random.Random
         src = value.get("bytes") or value.get("path")
         if src is None:
             raise ImageError("example has neither bytes nor path")
-        if isinstance(src, bytes):
-            with Image.open(io.BytesIO(src)) as probe:
-                mode = probe.mode
-        else:
-            with Image.open(src) as probe:
-                mode = probe.mode
+        mode = image_mode(src)
     else:
         src, mode = value, value.mode
     if spec.skip_grayscale and mode in GRAYSCALE_MODES:

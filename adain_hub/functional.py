@@ -5,6 +5,7 @@ Nothing here holds state. Feature maps are ``(N, C, H, W)``; statistics are ``(N
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -73,7 +74,7 @@ def normalize_weights(weights: Sequence[float] | None, count: int) -> list[float
     weights = [float(w) for w in weights]
     if len(weights) != count:
         raise ValueError(f"got {len(weights)} weights for {count} styles")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
+    if not all(math.isfinite(w) for w in weights) or any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"weights must be non-negative with a positive sum, got {weights}")
     total = sum(weights)
     return [w / total for w in weights]
@@ -122,6 +123,8 @@ def coral(source: Tensor, target: Tensor, eps: float = 1e-5) -> Tensor:
     """
     if source.dim() != 3 or target.dim() != 3 or source.shape[0] != 3 or target.shape[0] != 3:
         raise ValueError("coral expects two (3, H, W) images")
+    if source[0].numel() < 2 or target[0].numel() < 2:
+        raise ValueError("coral needs at least two pixels in each image to estimate a covariance")
     s = source.reshape(3, -1).double()
     t = target.reshape(3, -1).double()
     s_mean, t_mean = s.mean(1, keepdim=True), t.mean(1, keepdim=True)

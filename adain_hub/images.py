@@ -56,8 +56,9 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
     """Open any supported input as an upright 8-bit RGB image.
 
     Handles EXIF rotation, the first frame of animated or multi-page files, transparency
-    (composited on white), grayscale, palette, CMYK, 16-bit, 32-bit and float images. Tensors
-    (``(3, H, W)`` in [0, 1]) and arrays (``uint8`` ``(H, W[, C])``) pass the same checks. Raises
+    (composited on white), grayscale, palette, CMYK, 16-bit, 32-bit and float images. Arrays
+    (``(H, W[, 3|4])``) and tensors (``(3, H, W)``), ``uint8`` or floats in [0, 1], pass the same
+    checks. Raises
     :class:`ImageError` for missing, unreadable, truncated, oversized or too small inputs, with
     the input's name in the one-line message.
     """
@@ -87,13 +88,36 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
             opened.close()
 
 
+def image_mode(src: str | os.PathLike | bytes) -> str:
+    """The PIL mode of a file or encoded bytes from its header alone (nothing decoded), with the
+    same one-line :class:`ImageError` as :func:`load_image` for missing, unreadable or bomb files."""
+    with _open(src) as img:
+        return img.mode
+
+
 def _array_to_pil(arr: Tensor | np.ndarray, name: str) -> Image.Image:
-    """``uint8`` ``(H, W)``/``(H, W, 3|4)`` arrays as they come from PIL or gradio; anything else as
-    a ``(3, H, W)`` / ``(1, 3, H, W)`` tensor in [0, 1]."""
+    """Pixels in the layout each library uses: numpy arrays ``(H, W)`` or ``(H, W, 3|4)`` as PIL,
+    OpenCV-free code and gradio give them; tensors ``(H, W)``, ``(1|3, H, W)`` or ``(1, 3, H, W)``
+    as torchvision does. ``uint8`` is 0..255, floats are [0, 1] (values outside are clipped)."""
     try:
-        if isinstance(arr, np.ndarray) and arr.dtype == np.uint8 and (arr.ndim == 2 or arr.shape[-1] in (3, 4)):
-            return Image.fromarray(arr)
-        return to_pil(torch.as_tensor(arr))
+        if isinstance(arr, np.ndarray):
+            if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+                arr = arr.transpose(2, 0, 1)  # HWC -> CHW, to share the tensor path
+            t = torch.from_numpy(np.ascontiguousarray(arr))
+        else:
+            t = arr.detach().cpu()
+        if t.dtype == torch.uint8:
+            t = t.float() / 255.0
+        elif not t.is_floating_point():
+            raise ValueError(f"pixel type {t.dtype}; use uint8 or floats in [0, 1]")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError("NaN or infinite pixel values")
+        if t.dim() == 2:
+            t = t[None]
+        if t.dim() == 3 and t.shape[0] == 4:  # RGBA: composite on white, as for files
+            rgb, alpha = t[:3], t[3:].clamp(0, 1)
+            t = rgb * alpha + (1.0 - alpha)
+        return to_pil(t)
     except (TypeError, ValueError) as exc:
         raise ImageError(f"{name}: not an image array ({_reason(exc)})") from None
 
@@ -109,9 +133,11 @@ def _open(src: str | os.PathLike | bytes) -> Image.Image:
             raise ImageError(f"{name}: is a folder, not an image")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow only warns between its own limit and twice it; load_image checks the caller's
+            # max_pixels against the header before any pixel is decoded.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         match = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(match.group(1)):,} pixels" if match else "too many pixels"
         raise ImageError(f"{name}: image is too large ({size}); refusing a possible decompression bomb") from None
@@ -123,18 +149,20 @@ def _open(src: str | os.PathLike | bytes) -> Image.Image:
 
 def _unit_scale(arr: np.ndarray, is_float: bool) -> np.ndarray:
     """Map 32-bit int or float pixels to [0, 1] by the range they were evidently stored in:
-    [0, 1] floats as they are, 8-bit or 16-bit ranges by their maximum, anything else (negative
-    values, HDR) stretched from its min to its max. Stretching everything would change the
-    brightness of ordinary images that merely sit in a wide container."""
+    [0, 1] floats as they are; whole numbers (integers, or 8/16-bit data saved as floats) in
+    8-bit or 16-bit ranges by that range's maximum; anything else (HDR floats above 1, negative
+    values) stretched from its min to its max. Stretching everything would change the brightness
+    of ordinary images that merely sit in a wide container."""
     finite = arr[np.isfinite(arr)]
     if finite.size == 0:
         return np.zeros_like(arr)
     lo, hi = float(finite.min()), float(finite.max())
     if lo >= 0.0 and hi <= 1.0 and is_float:
         return arr
-    if lo >= 0.0 and hi <= 255.0:
+    whole = not is_float or bool(np.all(finite == np.round(finite)))
+    if lo >= 0.0 and hi <= 255.0 and whole:
         return arr / 255.0
-    if lo >= 0.0 and hi <= 65535.0:
+    if lo >= 0.0 and hi <= 65535.0 and whole:
         return arr / 65535.0
     return (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
 
@@ -147,7 +175,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         arr = arr / 65535.0 if mode.startswith("I;16") else _unit_scale(arr, mode == "F")
         arr = np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0).clip(0, 1)
         return Image.fromarray((arr * 255 + 0.5).astype(np.uint8)).convert("RGB")
-    if mode == "P":
+    if mode == "P" or (mode in ("RGB", "L") and "transparency" in img.info):  # palette or tRNS colour key
         img = img.convert("RGBA")
         mode = "RGBA"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -190,11 +218,18 @@ def working_size(
     multiple of ``multiple`` so the decoder gives back exactly that size.
 
     The shorter side never drops below ``min_side``, the least the encoder can take, so a very
-    wide or tall image (over 32:1 at a 512 cap) runs slightly above the cap instead of failing.
+    wide or tall image (over 32:1 at a 512 cap) runs above the cap instead of failing, up to the
+    capped area (``max_side`` squared): beyond that (over 1024:1 at 512) it raises ``ValueError``
+    rather than take unbounded memory.
     """
     scale = 1.0 if not max_side else min(1.0, max_side / max(width, height))
     if min(width, height) * scale < min_side:
         scale = min(1.0, min_side / min(width, height))
+        if max_side and width * height * scale * scale > max_side * max_side:
+            raise ValueError(
+                f"a {width}x{height} image is too long and thin to stylize at {max_side} px "
+                f"(over {(max_side // min_side) ** 2}:1)"
+            )
     w = max(min_side, int(round(width * scale / multiple)) * multiple)
     h = max(min_side, int(round(height * scale / multiple)) * multiple)
     return w, h

@@ -29,22 +29,25 @@ from .model import AdaIN
 Method = Literal["adain", "wct"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StyleFeatures:
     """A style encoded once: relu4_1 features and their statistics, reusable across contents.
 
     ``mean``/``std`` are ``(1, C, 1, 1)``; ``features`` is kept for WCT, whose covariance is
-    computed on first use and cached.
+    computed on first use and cached. ``image`` is the style as it was encoded (``None`` when
+    built from bare features): colour preservation recolours it to each photo and encodes again.
+    Compared by identity (tensors have no single truth value).
     """
 
     features: Tensor
     mean: Tensor
     std: Tensor
+    image: Image.Image | None = None
 
     @classmethod
-    def from_features(cls, features: Tensor) -> "StyleFeatures":
+    def from_features(cls, features: Tensor, image: Image.Image | None = None) -> "StyleFeatures":
         mean, std = AF.calc_mean_std(features)
-        return cls(features, mean, std)
+        return cls(features, mean, std, image)
 
     def covariance(self) -> tuple[Tensor, Tensor]:
         """``(C, 1)`` mean and ``(C, C)`` covariance for WCT, computed once."""
@@ -101,16 +104,26 @@ class Stylizer:
         """Encode a style image once; pass the result to :meth:`stylize` as often as you like.
 
         With ``colour_from``, the style is first recoloured to that image's palette (colour
-        preservation), so the result depends on it.
+        preservation), so the result depends on it; a :class:`StyleFeatures` is then recoloured
+        from the image it keeps.
         """
         if isinstance(style, StyleFeatures):
-            return style
-        img = load_image(style)
-        img = fit(img, output_size(*img.size, self.style_size))
+            if colour_from is None:
+                return style
+            if style.image is None:
+                raise ValueError(
+                    "preserve_color needs the style's image: pass the image itself, or StyleFeatures "
+                    "from Stylizer.encode_style (features built with from_features carry none)"
+                )
+            img = style.image
+        else:
+            img = load_image(style)
+            img = fit(img, output_size(*img.size, self.style_size))
+        original = img
         if colour_from is not None:
             recoloured = AF.coral(to_tensor(img)[0], to_tensor(colour_from)[0])
             img = to_pil(recoloured)
-        return StyleFeatures.from_features(self._encode_cached("style", img))
+        return StyleFeatures.from_features(self._encode_cached("style", img), original)
 
     def prepare_content(self, content: ImageInput, size: int | None = None) -> Image.Image:
         """The content image at the size it is stylized and returned: RGB, longer side capped at
@@ -184,6 +197,8 @@ class Stylizer:
         if regions is not None:
             if method != "adain":
                 raise ValueError("masks are supported with method='adain' only")
+            if weights is not None:
+                raise ValueError("give masks or weights, not both: each region takes its own style whole")
             target = Stylizer._masked_adain(c_feat, list(styles), list(regions))
         else:
             w = AF.normalize_weights(weights, len(styles))

@@ -76,6 +76,17 @@ def test_bf16_matches_fp32(model: AdaIN) -> None:
     assert rel_err(bf16.decode(feats), ref.decode(feats)) < 3e-2
 
 
+def test_default_torch_backend_runs_a_half_precision_model_in_its_own_dtype(model: AdaIN) -> None:
+    half = AdaIN(TINY)
+    half.load_state_dict(model.state_dict())
+    half = half.to(torch.bfloat16).eval()  # as `model.half().cuda()` would be on a GPU
+    backend = TorchBackend(half)
+    x = torch.rand(1, 3, 64, 64)
+    feats = backend.encode(x)
+    assert feats.dtype == torch.float32 and backend.decode(feats).dtype == torch.float32
+    assert rel_err(feats, TorchBackend(model).encode(x)) < 3e-2
+
+
 def test_openvino_ir_cache_is_reused(model: AdaIN, ov_backend, ov_cache: Path, monkeypatch) -> None:
     import adain_hub.openvino_backend as ovb
 

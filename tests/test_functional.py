@@ -48,6 +48,9 @@ def test_normalize_weights():
         AF.normalize_weights([1, -1], 2)
     with pytest.raises(ValueError):
         AF.normalize_weights([0, 0], 2)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="weights"):
+            AF.normalize_weights([bad, 1.0], 2)
 
 
 def test_wct_output_covariance_equals_style_covariance():
@@ -81,6 +84,8 @@ def test_coral_matches_target_colour_statistics():
     out = AF.coral(source, target)
     torch.testing.assert_close(out.mean(dim=(1, 2)), target.mean(dim=(1, 2)), atol=1e-3, rtol=1e-3)
     torch.testing.assert_close(torch.cov(out.reshape(3, -1)), torch.cov(target.reshape(3, -1)), atol=1e-3, rtol=1e-2)
+    with pytest.raises(ValueError, match="two pixels"):
+        AF.coral(torch.rand(3, 1, 1), target)
 
 
 def test_losses_are_zero_for_identical_inputs_and_positive_otherwise():

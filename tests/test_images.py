@@ -93,6 +93,14 @@ def test_float_keeps_brightness(tmp_path, gray, scale):
     _assert_gray_equal(load_image(tmp_path / "f.tif"), gray, tol=1)
 
 
+@pytest.mark.parametrize("top", [1.2, 4.0, 300.0], ids=["slightly-over-1", "hdr", "hdr-wide"])
+def test_hdr_floats_above_one_are_stretched_not_darkened(tmp_path, gray, top):
+    hdr = gray.astype(np.float32) / np.float32(255.0) * np.float32(top) + np.float32(0.01)  # not whole numbers
+    Image.fromarray(hdr).save(tmp_path / "hdr.tif")
+    out = _arr(load_image(tmp_path / "hdr.tif"))[..., 0]
+    assert out.max() == 255 and np.corrcoef(out.ravel(), gray.ravel())[0, 1] > 0.999
+
+
 def test_float_outside_known_ranges_is_stretched(tmp_path, gray):
     hdr = gray.astype(np.float32) * 10.0 - 1000.0  # negative values: no natural range
     Image.fromarray(hdr).save(tmp_path / "hdr.tif")
@@ -120,6 +128,17 @@ def test_palette_transparency_becomes_white(tmp_path, rgb, suffix):
     assert (out[clear] == 255).all()
     opaque = _arr(pal.convert("RGB"))[~clear]
     assert np.abs(out[~clear] - opaque).max() <= 1 and not (opaque == 255).all()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_trns_colour_key_becomes_white(tmp_path, rgb, mode):
+    img = rgb.convert(mode)
+    key = img.getpixel((0, 0))
+    img.save(tmp_path / "key.png", transparency=key)
+    out = _arr(load_image(tmp_path / "key.png"))
+    clear = (_arr(img) == np.array(key)).reshape(img.height, img.width, -1).all(-1)
+    assert clear.any() and (out[clear] == 255).all()
+    assert (out[~clear] == _arr(img.convert("RGB"))[~clear]).all()
 
 
 def test_rgba_is_composited_on_white(tmp_path, rgb):
@@ -216,6 +235,19 @@ def test_bytes_pil_array_and_tensor_inputs(rgb):
         load_image(torch.rand(5, 64, 64))
 
 
+def test_arrays_and_tensors_in_each_librarys_layout(rgb):
+    expected = _arr(rgb)
+    chw_uint8 = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)  # torchvision.io.read_image
+    assert (_arr(load_image(chw_uint8)) == expected).all()
+    assert (_arr(load_image(np.asarray(rgb).astype(np.float32) / 255)) == expected).all()  # HWC floats
+    gray = np.asarray(rgb.convert("L"))
+    assert (_arr(load_image(gray.astype(np.float32) / 255))[..., 0] == gray).all()  # (H, W) floats
+    with pytest.raises(ImageError, match="NaN"):
+        load_image(torch.full((3, 64, 64), float("nan")))
+    with pytest.raises(ImageError, match="pixel type"):
+        load_image(torch.zeros(3, 64, 64, dtype=torch.int32))
+
+
 # -- bad inputs: ImageError, one line, naming the file -----------------------------------------
 def _png_header(width: int, height: int) -> bytes:
     """A valid, tiny PNG that claims ``width x height`` pixels: a decompression bomb's header."""
@@ -284,6 +316,16 @@ def test_bomb_is_refused_before_decoding(tmp_path):
     below_pil_guard = _png_header(9000, 9000)  # 81 Mpx: under PIL's own limit, over ours
     with pytest.raises(ImageError, match="too large"):
         load_image(below_pil_guard)
+    over_pil_warning = _png_header(9500, 9500)  # 90 Mpx: PIL only warns; a caller's higher limit wins
+    with pytest.raises(ImageError, match="cannot decode"):  # the fake header has no such pixels
+        load_image(over_pil_warning, max_pixels=100_000_000)
+
+
+def test_long_thin_images_are_refused_rather_than_blow_the_cap():
+    assert output_size(8000, 40, 512) == (3200, 16)  # over 32:1 runs above the cap, within its area
+    with pytest.raises(ValueError, match="too long and thin"):
+        output_size(2_500_000, 32, 512)
+    assert output_size(2_500_000, 32, None) == (2_500_000, 32)  # no cap: the image's own size
 
 
 # -- sizes and folders --------------------------------------------------------------------------

@@ -130,6 +130,24 @@ def test_preserve_color_recolours_the_style(stylizer, fixtures):
     assert out.size == content.size
 
 
+def test_preserve_color_works_with_a_style_encoded_once(stylizer, fixtures):
+    encoded = stylizer.encode_style(fixtures / "rocket.jpg")
+    content = stylizer.prepare_content(fixtures / "coffee.png")
+    from_image = stylizer.encode_style(fixtures / "rocket.jpg", colour_from=content)
+    from_encoded = stylizer.encode_style(encoded, colour_from=content)  # what stylize(preserve_color=True) does
+    assert torch.equal(from_encoded.mean, from_image.mean) and torch.equal(from_encoded.std, from_image.std)
+    assert not torch.allclose(from_encoded.mean, encoded.mean)  # recoloured, not the plain style
+    bare = StyleFeatures.from_features(encoded.features)  # no image to recolour
+    with pytest.raises(ValueError, match="preserve_color"):
+        stylizer.stylize(fixtures / "coffee.png", bare, preserve_color=True)
+
+
+def test_style_features_compare_by_identity(stylizer, fixtures):
+    a = stylizer.encode_style(fixtures / "rocket.jpg")
+    b = StyleFeatures.from_features(a.features)
+    assert a == a and a != b and a in [b, a]
+
+
 def test_bad_arguments_raise_value_error(stylizer, fixtures):
     with pytest.raises(ValueError, match="alpha"):
         stylizer.stylize(fixtures / "coffee.png", fixtures / "brick.png", alpha=1.5)
@@ -139,6 +157,12 @@ def test_bad_arguments_raise_value_error(stylizer, fixtures):
         stylizer.stylize(fixtures / "coffee.png", [fixtures / "brick.png"], masks=[fixtures / "gravel.png"] * 2)
     with pytest.raises(ValueError, match="method"):
         stylizer.stylize(fixtures / "coffee.png", fixtures / "brick.png", method="gatys")
+    with pytest.raises(ValueError, match="masks or weights"):
+        stylizer.stylize(fixtures / "coffee.png", [fixtures / "brick.png", fixtures / "rocket.jpg"],
+                         weights=[0.9, 0.1], masks=fixtures / "gravel.png")
+    with pytest.raises(ValueError, match="weights"):
+        stylizer.stylize(fixtures / "coffee.png", [fixtures / "brick.png", fixtures / "rocket.jpg"],
+                         weights=[float("nan"), 1.0])
 
 
 def test_accepts_pil_and_tensor_inputs(stylizer, fixtures):
