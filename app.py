@@ -17,19 +17,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when gradio i
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import socket  # noqa: E402
 import sys  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
-from urllib.parse import urlparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
-from huggingface_hub import constants as hf_constants  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from adain_hub import hub  # noqa: E402
 from adain_hub.backends import BACKENDS  # noqa: E402
+from adain_hub.hub import looks_like_path  # noqa: E402
 from adain_hub.images import ImageError, load_image  # noqa: E402
 from adain_hub.model import AdaIN  # noqa: E402
 from adain_hub.stylizer import Stylizer  # noqa: E402
@@ -59,49 +57,23 @@ CSS = """
 
 
 # -- model ----------------------------------------------------------------------------------
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hub endpoint accepts a TCP connection within ``timeout`` seconds.
-
-    Without this, a missing network costs ~23 s of retries inside huggingface_hub before it
-    gives up. The probe runs in a thread so a hanging DNS lookup is bounded too. Behind a
-    proxy a direct probe means nothing, so we then let huggingface_hub try.
-    """
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")):
-        return True
-    url = urlparse(hf_constants.ENDPOINT)
-    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
-    ok: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            ok.append(True)
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(ok)
-
-
 def load_model(name: str) -> tuple[AdaIN, str]:
-    """Load ``name`` (a folder or a Hub id); on any Hub failure fall back to the bundled model.
+    """Load ``name`` (a folder or a Hub id); when a Hub id cannot be had, fall back to the bundled model.
 
     Returns the model and a short description of where it came from, for the log and the page.
-    A local folder is used as is (and its errors are real errors). A Hub id is fetched online,
-    from the local Hub cache when offline (``HF_HUB_OFFLINE=1`` or no connection), and the bundled
-    ``model_card/`` is the last resort, so ``python app.py`` works on a fresh clone with no network.
+    A local folder is used as is, and a missing or broken one is an error (serving another model
+    instead would hide a typo). A Hub id is fetched online, from the local Hub cache when offline
+    (``HF_HUB_OFFLINE=1`` or no connection), and the bundled ``model_card/`` is the last resort, so
+    ``python app.py`` works on a fresh clone with no network.
     """
-    if Path(name).is_dir():
-        return AdaIN.from_pretrained(name), f"local folder {name}"
-    offline = hf_constants.HF_HUB_OFFLINE or not hub_reachable()
+    if looks_like_path(name):
+        return hub.load_model(name), f"local folder {name}"
+    online = hub.hub_reachable()
     try:
-        model = AdaIN.from_pretrained(name, local_files_only=offline)
-        return model, f"{name} ({'local Hub cache' if offline else 'Hugging Face Hub'})"
-    except Exception as exc:  # noqa: BLE001 - any Hub failure means: use the bundled model
-        reason = "Hub unreachable and not in the local cache" if offline else f"{type(exc).__name__}: {exc}"
-        log.warning("could not load %s (%s); using the bundled model in %s", name, reason, BUNDLED_MODEL)
+        model = hub.load_model(name, online=online)
+        return model, f"{name} ({'Hugging Face Hub' if online else 'local Hub cache'})"
+    except hub.ModelLoadError as exc:
+        log.warning("%s; using the bundled model in %s", exc, BUNDLED_MODEL)
         return AdaIN.from_pretrained(BUNDLED_MODEL), f"bundled model_card/ (fallback for {name})"
 
 
@@ -333,12 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests
     try:
         model, source = load_model(args.model)
-    except Exception as exc:  # noqa: BLE001 - a broken local folder: say so in one line
-        log.error("cannot load the model from %s: %s", args.model, exc)
+    except hub.ModelLoadError as exc:  # a missing or broken local folder: one line, no fallback
+        log.error("%s", exc)
         return 1
     stylizer = make_stylizer(model, args.backend)
     log.info("model: %s; backend: %s", source, stylizer.backend.name)
-    launch(build_demo(stylizer, source), server_name=args.host, server_port=args.port, share=args.share)
+    try:
+        launch(build_demo(stylizer, source), server_name=args.host, server_port=args.port, share=args.share)
+    except OSError as exc:  # gradio's message names launch(); ours names the flag
+        log.error("cannot serve on %s:%d (%s); choose another with --port or GRADIO_SERVER_PORT",
+                  args.host, args.port, " ".join(str(exc).split())[:120])
+        return 1
     return 0
 
 

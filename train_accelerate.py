@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
+import typing
 from pathlib import Path
 
 from accelerate import Accelerator
@@ -45,6 +47,8 @@ HELP = {
     "checkpoints_kept": "how many checkpoints to keep",
     "sample_every": "save a content | style | output grid every N steps",
     "balance_by": "label column to draw styles evenly from ('auto': style or label if present; 'none' to switch off)",
+    "skip_grayscale": "leave out grayscale images of the contents, of both datasets (all), or of none; "
+                      "grayscale paintings (engravings, ink) are kept by default",
     "pretrained": "start from this model (folder or Hub id) and fine-tune it",
     "encoder_from": "when not fine-tuning: the model whose VGG encoder to use (decoder starts fresh)",
     "upsample": "decoder upsampling for a fresh decoder: nearest (paper) or bilinear",
@@ -64,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     defaults = TrainConfig(encoder_from=BUNDLED_MODEL)
+    hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
@@ -71,17 +76,25 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             parser.add_argument(flag, action="store_true", help=f"{HELP[f.name]} (default: off)")
             continue
         kind = {"time_limit_minutes": float}.get(f.name) or (type(default) if default is not None else str)
-        parser.add_argument(flag, type=kind, default=None, help=f"{HELP[f.name]} (default: {default})")
+        choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is typing.Literal else None
+        choices = list(RECIPES) if f.name == "recipe" else choices
+        parser.add_argument(flag, type=kind, default=None, choices=choices,
+                            help=f"{HELP[f.name]} (default: {default})")
     args = parser.parse_args(argv)
     given = {k: v for k, v in vars(args).items() if v is not None and v is not False}
-    recipe = given.get("recipe", defaults.recipe)
-    values = {**dataclasses.asdict(defaults), **RECIPES[recipe], **given}
+    recipe = RECIPES[given.get("recipe", defaults.recipe)]
+    if "batch_size" in given and "styles_per_batch" not in given and recipe["styles_per_batch"] != 1:
+        given["styles_per_batch"] = given["batch_size"]  # the paper's recipe: one style per content
+    values = {**dataclasses.asdict(defaults), **recipe, **given}
     if values.get("log_with") in ("none", ""):
         values["log_with"] = None
     try:
         return TrainConfig(**values)
-    except ValueError as exc:
-        parser.error(str(exc))
+    except ValueError as exc:  # TrainConfig speaks of fields; the user typed flags
+        message = str(exc)
+        for f in dataclasses.fields(TrainConfig):
+            message = re.sub(rf"\b{f.name}\b", "--" + f.name.replace("_", "-"), message)
+        parser.error(message)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,19 +105,26 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("tensorboard is not installed: logging to no tracker", file=sys.stderr)
             config.log_with = None
-    accelerator = Accelerator(
-        mixed_precision=resolve_mixed_precision(config.mixed_precision),
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        log_with=config.log_with,
-        project_config=ProjectConfiguration(project_dir=config.output_dir, logging_dir=os.path.join(config.output_dir, "logs")),
-    )
+    try:
+        accelerator = Accelerator(
+            mixed_precision=resolve_mixed_precision(config.mixed_precision),
+            gradient_accumulation_steps=config.gradient_accumulation_steps,
+            log_with=config.log_with,
+            project_config=ProjectConfiguration(project_dir=config.output_dir,
+                                                logging_dir=os.path.join(config.output_dir, "logs")),
+        )
+    except ValueError as exc:  # e.g. fp16 asked for on a CPU
+        print(f"error: --mixed-precision {config.mixed_precision}: {' '.join(str(exc).split())[:200]}",
+              file=sys.stderr)
+        return 2
     set_seed(config.seed + accelerator.process_index)
-    bar = tqdm(total=config.max_steps, disable=not accelerator.is_main_process, desc="training", unit="step")
+    bars: list[tqdm] = []  # made at the first step, so a run that fails to start prints no empty bar
     samples = Path(config.output_dir) / "samples"
 
     def on_step(step: int, logs: dict[str, float]) -> None:
-        if bar.n == 0 and step > 1:
-            bar.update(step - 1)  # resumed
+        if not bars:
+            bars.append(tqdm(total=config.max_steps, initial=step - 1, desc="training", unit="step"))
+        bar = bars[0]
         bar.update(1)
         bar.set_postfix(loss=f"{logs['loss']:.3f}", content=f"{logs['content']:.3f}",
                         style=f"{logs['style']:.3f}", skipped=int(logs["skipped"]))
@@ -117,10 +137,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         train(config, accelerator, on_step=on_step, on_sample=on_sample)
-    except ValueError as exc:  # bad configuration or dataset: one clear line
+    except ValueError as exc:  # bad configuration, dataset or model: one clear line
+        for bar in bars:
+            bar.close()
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    bar.close()
+    for bar in bars:
+        bar.close()
     if accelerator.is_main_process:
         print(f"model saved to {Path(config.output_dir) / 'model'}")
     return 0

@@ -4,26 +4,50 @@
     model = AdaIN.from_pretrained("adain-hub/adain-vgg19")   # or a local folder
     stylizer = Stylizer(model)
     image = stylizer("photo.jpg", "painting.jpg", alpha=0.8)
+
+Names are imported on first use, so ``adain --help`` does not wait for torch to load.
 """
 
-from .backends import make_backend
-from .functional import adain, calc_mean_std, coral, whiten_colour
-from .images import ImageError, load_image
-from .model import AdaIN, AdaINConfig
-from .stylizer import StyleFeatures, Stylizer, stylize
+from __future__ import annotations
 
-__all__ = [
-    "AdaIN",
-    "AdaINConfig",
-    "ImageError",
-    "StyleFeatures",
-    "Stylizer",
-    "adain",
-    "calc_mean_std",
-    "coral",
-    "load_image",
-    "make_backend",
-    "stylize",
-    "whiten_colour",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backends import make_backend
+    from .functional import adain, calc_mean_std, coral, whiten_colour
+    from .hub import ModelLoadError, load_model
+    from .images import ImageError, load_image
+    from .model import AdaIN, AdaINConfig
+    from .stylizer import StyleFeatures, Stylizer, stylize
+
+_EXPORTS = {
+    "AdaIN": "model",
+    "AdaINConfig": "model",
+    "ImageError": "images",
+    "ModelLoadError": "hub",
+    "StyleFeatures": "stylizer",
+    "Stylizer": "stylizer",
+    "adain": "functional",
+    "calc_mean_std": "functional",
+    "coral": "functional",
+    "load_image": "images",
+    "load_model": "hub",
+    "make_backend": "backends",
+    "stylize": "stylizer",
+    "whiten_colour": "functional",
+}
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]

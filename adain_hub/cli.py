@@ -49,7 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stylize)
 
     # -- eval ------------------------------------------------------------------------------
-    e = sub.add_parser("eval", help="measure quality and speed on a contents x styles grid")
+    e = sub.add_parser(
+        "eval",
+        help="measure quality and speed on a contents x styles grid",
+        description="Stylize every content with every style (and with the peer), score each output with a "
+                    "fixed fp32 VGG judge, and write OUT/pairs.csv (one row per pair and method), "
+                    "OUT/summary.csv and OUT/summary.md (means, medians, win rates), OUT/contact_sheet.jpg "
+                    "and OUT/alpha_sweep.jpg.",
+    )
     e.add_argument("--contents", type=Path, required=True, help="folder of content photos")
     e.add_argument("--styles", type=Path, required=True, help="folder of style images")
     e.add_argument("--out", type=Path, required=True, help="folder for the CSVs, tables and sheets")
@@ -62,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--size", type=int, default=512, help="cap on the longer side of contents and styles")
     e.add_argument("--limit-contents", type=int, default=None, metavar="N", help="use the first N contents")
     e.add_argument("--limit-styles", type=int, default=None, metavar="N", help="use the first N styles")
-    e.add_argument("--sheet-rows", type=int, default=8, metavar="N", help="pairs on the contact sheet")
+    e.add_argument("--sheet-rows", type=int, default=8, metavar="N", help="pairs on the contact sheet (default 8)")
     e.add_argument("--sweep-pairs", type=int, default=3, metavar="N",
                    help="pairs on the alpha sweep sheet (0: no sweep)")
     e.set_defaults(func=cmd_eval)
@@ -105,6 +112,14 @@ def _say(line: str) -> None:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _failure(exc: BaseException, size: int) -> str:
+    """Why a stylization failed, in one line; running out of memory says what to do about it."""
+    text = _one_line(exc)
+    if isinstance(exc, MemoryError) or "alloc" in text.lower() or "out of memory" in text.lower():
+        return f"out of memory at --size {size}; try a smaller --size"
+    return text
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
@@ -172,7 +187,7 @@ def _stylize(args: argparse.Namespace) -> int:
         try:
             style_inputs = [stylizer.encode_style(img) for img in styles]
         except Exception as exc:
-            raise CliError(f"cannot encode style: {_one_line(exc)}") from None
+            raise CliError(f"cannot encode style: {_failure(exc, args.size)}") from None
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -193,7 +208,7 @@ def _stylize(args: argparse.Namespace) -> int:
             failed += 1
             continue
         except (RuntimeError, ValueError, MemoryError) as exc:
-            _say(f"error: {path}: cannot stylize ({_one_line(exc)})")
+            _say(f"error: {path}: cannot stylize ({_failure(exc, args.size)})")
             failed += 1
             continue
         try:
@@ -281,27 +296,12 @@ def _save_atomic(image: Image.Image, path: Path) -> None:
 
 def _load_model(model_id: str) -> AdaIN:
     """The model from a folder or a Hub id, or a one-line reason why not."""
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError
-    from huggingface_hub.utils import logging as hf_logging
+    from .hub import ModelLoadError, load_model
 
-    from .model import AdaIN
-
-    path = Path(model_id)
-    if path.exists() and not path.is_dir():
-        raise CliError(f"{model_id}: --model takes a model folder or a Hub id, and this is a file")
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # its retry warnings would bury the one line that matters
     try:
-        return AdaIN.from_pretrained(model_id)
-    except HFValidationError:
-        raise CliError(f"{model_id}: no such model folder (and not a valid Hub id)") from None
-    except (LocalEntryNotFoundError, RepositoryNotFoundError):
-        raise CliError(f"{model_id}: no such model folder, and not available from the Hugging Face Hub "
-                       "(offline, or no such repository)") from None
-    except Exception as exc:
-        raise CliError(f"{model_id}: cannot load model ({_one_line(exc)})") from None
-    finally:
-        hf_logging.set_verbosity(verbosity)
+        return load_model(model_id)
+    except ModelLoadError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -337,7 +337,7 @@ def _eval(args: argparse.Namespace) -> int:
         raise CliError(f"--size must be at least {MIN_SIDE}, got {args.size}", USAGE_ERROR)
     for flag in ("limit_contents", "limit_styles", "sheet_rows", "sweep_pairs"):
         value = getattr(args, flag)
-        if value is not None and value < (1 if flag.startswith("limit") else 0):
+        if value is not None and value < (0 if flag == "sweep_pairs" else 1):
             raise CliError(f"--{flag.replace('_', '-')} cannot be {value}", USAGE_ERROR)
     if args.out.exists() and not args.out.is_dir():
         raise CliError(f"{args.out}: --out must be a folder, and this is a file", USAGE_ERROR)

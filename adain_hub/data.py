@@ -7,7 +7,8 @@ try/except, because one truncated JPEG inside ``datasets``' own decoder ends the
 from __future__ import annotations
 
 import random
-from collections import deque
+import re
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import IterableDataset as TorchIterableDataset
 
-from .images import ImageError, image_mode, load_image, to_tensor
+from .images import IMAGE_SUFFIXES, ImageError, image_mode, iter_image_files, load_image, to_tensor
 
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 
@@ -34,8 +35,11 @@ def open_stream(
     """A Hub dataset id or a local folder (read as ``imagefolder``, sub-folder names as ``label``)
     as an undecoded stream of examples."""
     try:
-        if Path(source).expanduser().is_dir():
-            ds = load_dataset("imagefolder", data_dir=str(Path(source).expanduser()), split=split, streaming=streaming)
+        folder = Path(source).expanduser()
+        if folder.is_dir():
+            if next(iter_image_files(folder), None) is None:
+                raise ValueError(f"{source}: no images in this folder (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+            ds = load_dataset("imagefolder", data_dir=str(folder), split=split, streaming=streaming)
         else:
             ds = load_dataset(source, split=split, streaming=streaming)
     except (FileNotFoundError, ConnectionError) as exc:
@@ -107,7 +111,7 @@ def decode_example(value: dict | Image.Image, spec: CropSpec, rng: random.Random
     else:
         src, mode = value, value.mode
     if spec.skip_grayscale and mode in GRAYSCALE_MODES:
-        raise ImageError("grayscale image")
+        raise ImageError("grayscale image, left out by --skip-grayscale")
     img = load_image(src, min_side=spec.min_side)
     w, h = img.size
     scale = max(spec.resize, spec.crop) / min(w, h)
@@ -123,36 +127,54 @@ class DecodedCrops(TorchIterableDataset):
 
     Decoding runs in ``threads`` threads of this process (PIL releases the GIL while decoding and
     resizing). DataLoader worker processes would not help: ``datasets`` hands a one-shard stream
-    to a single worker and stops the others.
+    to a single worker and stops the others. The streams repeat forever, so a source whose images
+    are all unusable would never yield: after ``max_skips_in_a_row`` it raises ``ValueError``
+    saying why the images were refused.
     """
 
     def __init__(
-        self, stream: IterableDataset, spec: CropSpec, seed: int, image_column: str = "image", threads: int = 0
+        self,
+        stream: IterableDataset,
+        spec: CropSpec,
+        seed: int,
+        image_column: str = "image",
+        threads: int = 0,
+        source: str = "dataset",
+        max_skips_in_a_row: int = 200,
     ) -> None:
         self.stream, self.spec, self.seed, self.image_column = stream, spec, seed, image_column
-        self.threads = threads
+        self.threads, self.source, self.max_skips_in_a_row = threads, source, max_skips_in_a_row
 
-    def _decode(self, example: dict, seed: int) -> tuple[Tensor | None, str]:
+    def _decode(self, example: dict, seed: int) -> tuple[Tensor | None, str, str]:
+        """``(crop or None, file name, why it was refused or "")``."""
         value = example[self.image_column]
         name = Path(value.get("path") or "").name if isinstance(value, dict) else ""
         try:
-            return decode_example(value, self.spec, random.Random(seed)), name
-        except (ImageError, OSError, ValueError, Image.DecompressionBombError):
-            return None, name
+            return decode_example(value, self.spec, random.Random(seed)), name, ""
+        except (ImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+            reason = str(exc).split(": ")[-1] if isinstance(exc, ImageError) else type(exc).__name__
+            reason = re.sub(r"\s*\(.*\)$", "", reason)  # "too small (50x40, ...)" counts as one reason
+            return None, name, reason
 
     def __iter__(self):
         rng = random.Random(self.seed)
         examples = ((ex, rng.getrandbits(32)) for ex in self.stream)
         results = self._threaded(examples) if self.threads > 0 else (self._decode(*job) for job in examples)
         skipped = 0
-        for crop, name in results:
+        reasons: Counter[str] = Counter()
+        for crop, name, reason in results:
             if crop is None:
                 skipped += 1
+                reasons[reason] += 1
+                if skipped >= self.max_skips_in_a_row:
+                    why = "; ".join(f"{r} ({n})" for r, n in reasons.most_common(3))
+                    raise ValueError(f"{self.source}: no usable image in the last {skipped} read: {why}")
                 continue
             yield crop, skipped, name
             skipped = 0
+            reasons.clear()
 
-    def _threaded(self, examples: Iterator[tuple[dict, int]]) -> Iterator[tuple[Tensor | None, str]]:
+    def _threaded(self, examples: Iterator[tuple[dict, int]]) -> Iterator[tuple[Tensor | None, str, str]]:
         """Decoded crops in stream order, with up to ``4 * threads`` images in flight."""
         pool = ThreadPoolExecutor(self.threads)
         pending: deque[Future] = deque()
@@ -184,6 +206,7 @@ def crop_loader(
         source, seed=seed, rank=rank, world_size=world_size, image_column=image_column, balance_by=balance_by
     )
     return torch.utils.data.DataLoader(
-        DecodedCrops(stream, spec, seed=seed + 7919 * rank, image_column=image_column, threads=threads),
+        DecodedCrops(stream, spec, seed=seed + 7919 * rank, image_column=image_column, threads=threads,
+                     source=source),
         batch_size=batch_size,
     )

@@ -64,6 +64,8 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
     """
     name = _name(src)
     opened = None
+    if not isinstance(src, (str, os.PathLike, bytes, Image.Image, Tensor, np.ndarray)):
+        raise ImageError(f"{name}: not an image (give a path, bytes, a PIL image, an array or a tensor)")
     if isinstance(src, Image.Image):
         img = src
     elif isinstance(src, (Tensor, np.ndarray)):
@@ -112,6 +114,9 @@ def _array_to_pil(arr: Tensor | np.ndarray, name: str) -> Image.Image:
             raise ValueError(f"pixel type {t.dtype}; use uint8 or floats in [0, 1]")
         if not bool(torch.isfinite(t).all()):
             raise ValueError("NaN or infinite pixel values")
+        if t.numel() and (float(t.min()) < -1e-3 or float(t.max()) > 1 + 1e-3):
+            raise ValueError(f"float pixels must be in [0, 1], got {float(t.min()):g} to {float(t.max()):g}"
+                             + (" (0..255 data? divide by 255)" if float(t.max()) > 2 else ""))
         if t.dim() == 2:
             t = t[None]
         if t.dim() == 3 and t.shape[0] == 4:  # RGBA: composite on white, as for files

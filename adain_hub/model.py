@@ -147,7 +147,7 @@ normalised VGG-19 encoder. Code: {{ repo_url }}
 ```python
 from adain_hub import AdaIN, Stylizer
 
-stylizer = Stylizer(AdaIN.from_pretrained("REPO_ID"))
+stylizer = Stylizer(AdaIN.from_pretrained("{{ repo_id | default("path/to/this/folder", true) }}"))
 stylizer("photo.jpg", "painting.jpg", alpha=0.8).save("out.png")
 ```
 {% if training %}
@@ -225,10 +225,21 @@ class AdaIN(
 
     def save_pretrained(self, save_directory: str | Path, **kwargs) -> str | None:
         """The mixin's save, with ``config.json`` always written from :class:`AdaINConfig` (the
-        mixin only records constructor arguments that were passed explicitly)."""
+        mixin only records constructor arguments that were passed explicitly). The model card's
+        usage example names ``repo_id`` when given, else the folder saved to."""
         if kwargs.get("config") is None:
             kwargs["config"] = asdict(self.config)
+        card = dict(kwargs.get("model_card_kwargs") or {})
+        card.setdefault("repo_id", kwargs.get("repo_id") or str(save_directory))
+        kwargs["model_card_kwargs"] = card
         return super().save_pretrained(save_directory, **kwargs)
+
+    def push_to_hub(self, repo_id: str, **kwargs) -> str:
+        """The mixin's upload, with the model card's usage example naming ``repo_id``."""
+        card = dict(kwargs.get("model_card_kwargs") or {})
+        card.setdefault("repo_id", repo_id)
+        kwargs["model_card_kwargs"] = card
+        return super().push_to_hub(repo_id, **kwargs)
 
     def train(self, mode: bool = True) -> "AdaIN":
         """Switch the decoder's mode; the frozen encoder always stays in eval mode."""

@@ -7,12 +7,13 @@ parser); architecture settings live only in :class:`~adain_hub.model.AdaINConfig
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator, Literal, get_args, get_origin, get_type_hints
 
 import torch
 from accelerate import Accelerator
@@ -21,6 +22,8 @@ from torch import Tensor, nn
 from . import functional as AF
 from .backends import cpu_has_bf16
 from .data import CropSpec, crop_loader, open_stream
+from .hub import load_model
+from .images import MIN_SIDE
 from .model import AdaIN, AdaINConfig
 
 RECIPES: dict[str, dict] = {
@@ -56,6 +59,7 @@ class TrainConfig:
     checkpoints_kept: int = 3
     sample_every: int = 500
     balance_by: str | None = "auto"
+    skip_grayscale: Literal["contents", "all", "none"] = "contents"
     pretrained: str | None = None
     encoder_from: str | None = None
     upsample: Literal["nearest", "bilinear"] = "nearest"
@@ -69,10 +73,22 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.styles_per_batch not in (1, self.batch_size):
-            raise ValueError("styles_per_batch must be 1 or equal to batch_size")
-        for name in ("batch_size", "image_size", "max_steps", "checkpoint_every", "sample_every"):
+            raise ValueError(f"styles_per_batch must be 1 or equal to batch_size ({self.batch_size}), "
+                             f"got {self.styles_per_batch}")
+        for name in ("batch_size", "image_size", "max_steps", "checkpoint_every", "sample_every",
+                     "gradient_accumulation_steps", "checkpoints_kept"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.image_size < MIN_SIDE:
+            raise ValueError(f"image_size must be at least {MIN_SIDE} (the encoder works at 1/8 of it), "
+                             f"got {self.image_size}")
+        for name in ("lr", "lr_decay", "content_weight", "style_weight"):
+            if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)}")
+        for name, hint in get_type_hints(TrainConfig).items():
+            allowed = get_args(hint) if get_origin(hint) is Literal else ()
+            if allowed and getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
 
 
 class StyleTransferLoss(nn.Module):
@@ -111,10 +127,10 @@ def build_model(config: TrainConfig) -> AdaIN:
     """The starting model: ``pretrained`` as is (fine-tuning), or ``encoder_from``'s encoder with a
     fresh decoder (training from scratch)."""
     if config.pretrained:
-        return AdaIN.from_pretrained(config.pretrained)
+        return load_model(config.pretrained)
     if not config.encoder_from:
         raise ValueError("give pretrained (to fine-tune) or encoder_from (a model whose encoder to use)")
-    source = AdaIN.from_pretrained(config.encoder_from)
+    source = load_model(config.encoder_from)
     model = AdaIN(AdaINConfig(channels=source.config.channels, upsample=config.upsample))
     model.encoder.load_state_dict(source.encoder.state_dict())
     return model
@@ -194,7 +210,11 @@ def train(
         optimizer = torch.optim.SGD(params, lr=config.lr, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0 / (1.0 + config.lr_decay * it))
 
-    spec = CropSpec(resize=config.resize, crop=config.image_size)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"{output_dir}: the output folder is a file")
+    content_spec = CropSpec(resize=config.resize, crop=config.image_size,
+                            skip_grayscale=config.skip_grayscale in ("contents", "all"))
+    style_spec = CropSpec(resize=config.resize, crop=config.image_size, skip_grayscale=config.skip_grayscale == "all")
     rank, world = accelerator.process_index, accelerator.num_processes
     start_step = 0
     latest = checkpoint_dirs(output_dir) if config.resume else []
@@ -203,9 +223,9 @@ def train(
     # a resumed run reseeds its streams so it does not replay the images it already saw
     seed = config.seed + start_step
     style_balance = resolve_balance(config, list(open_stream(config.style_dataset).features or {}))
-    content_loader = crop_loader(config.content_dataset, spec, config.batch_size, seed=seed, rank=rank,
+    content_loader = crop_loader(config.content_dataset, content_spec, config.batch_size, seed=seed, rank=rank,
                                  world_size=world, threads=config.decode_threads)
-    style_loader = crop_loader(config.style_dataset, spec, config.styles_per_batch, seed=seed + 1, rank=rank,
+    style_loader = crop_loader(config.style_dataset, style_spec, config.styles_per_batch, seed=seed + 1, rank=rank,
                                world_size=world, balance_by=style_balance, threads=config.decode_threads)
 
     # the scheduler is stepped per optimizer step by us, not prepared (a prepared one steps once
@@ -286,8 +306,11 @@ def card_details(config: TrainConfig, step: int, logs: dict[str, float]) -> dict
             "lr_decay": config.lr_decay,
             "batch": f"{config.batch_size} contents x {config.styles_per_batch} styles",
             "crops": f"{config.image_size} px from images resized to {config.resize}",
+            "started_from": (f"{config.pretrained} (fine-tuned)" if config.pretrained
+                             else f"a fresh decoder on {config.encoder_from}'s encoder"),
             "content_dataset": config.content_dataset,
             "style_dataset": config.style_dataset,
+            "grayscale_skipped": config.skip_grayscale,
             "style_weight": config.style_weight,
             "final_losses": {k: round(v, 4) for k, v in logs.items() if k in ("content", "style", "loss")},
         }

@@ -154,6 +154,29 @@ def test_hub_id_falls_back_to_the_bundled_model_fast_when_offline(caplog):
     assert local.startswith("local folder")
 
 
+def test_a_missing_local_folder_is_an_error_not_a_fallback(tmp_path, caplog):
+    from adain_hub.hub import ModelLoadError
+
+    for name in (str(tmp_path / "my_model"), "./my_model", "runs/mine/model"):
+        with pytest.raises(ModelLoadError, match="no such model folder"):
+            app.load_model(name)
+    with caplog.at_level(logging.ERROR, logger="adain_hub.app"):
+        assert app.main(["--model", "./my_model"]) == 1
+    assert "./my_model: no such model folder" in caplog.text
+
+
+def test_a_port_in_use_is_one_line_naming_the_flag(caplog):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with caplog.at_level(logging.ERROR, logger="adain_hub.app"):
+            assert app.main(["--model", str(BUNDLED_MODEL), "--port", str(port), "--backend", "fp32"]) == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in caplog.text and "--port" in caplog.text
+
+
 def test_command_line_reads_env_and_flags(monkeypatch):
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7123")
     monkeypatch.setenv("ADAIN_MODEL", "someone/some-model")

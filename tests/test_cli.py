@@ -380,3 +380,18 @@ def test_console_script_on_the_bundled_model(photos, tmp_path):
         pixels = np.asarray(got).astype(float)
         content = np.asarray(opened(photos / f"{stem}.png").convert("RGB").resize(got.size)).astype(float)
         assert pixels.std() > 10 and np.abs(pixels - content).mean() > 10  # a real picture, and restyled
+
+
+def test_help_does_not_wait_for_torch():
+    code = "import sys, adain_hub.cli; adain_hub.cli.build_parser(); print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_out_of_memory_says_to_lower_the_size():
+    from adain_hub.cli import _failure
+
+    assert _failure(MemoryError(), 4096) == "out of memory at --size 4096; try a smaller --size"
+    ov = RuntimeError("Exception from src/inference/src/cpp/infer_request.cpp:224:\nFailed to allocate 2 GB")
+    assert "try a smaller --size" in _failure(ov, 8000)
+    assert _failure(RuntimeError("shape mismatch"), 512) == "shape mismatch"

@@ -246,6 +246,11 @@ def test_arrays_and_tensors_in_each_librarys_layout(rgb):
         load_image(torch.full((3, 64, 64), float("nan")))
     with pytest.raises(ImageError, match="pixel type"):
         load_image(torch.zeros(3, 64, 64, dtype=torch.int32))
+    with pytest.raises(ImageError, match=r"in \[0, 1\], got 0 to \d+ \(0..255 data\? divide by 255\)"):
+        load_image(to_tensor(rgb)[0] * 255)
+    for wrong in (123, None, [1, 2, 3]):
+        with pytest.raises(ImageError, match="not an image"):
+            load_image(wrong)
 
 
 # -- bad inputs: ImageError, one line, naming the file -----------------------------------------

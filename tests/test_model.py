@@ -97,3 +97,17 @@ def test_bundled_model_loads_with_normalised_encoder(fixtures):
         feats = model.encode(photo)
     for stage, feat in zip(STAGES, feats):
         assert 0.2 < feat.mean().item() < 5.0, stage
+
+
+def test_model_card_example_names_the_folder_or_the_repo(tmp_path, monkeypatch):
+    from huggingface_hub import PyTorchModelHubMixin
+
+    model = AdaIN(TINY)
+    model.save_pretrained(tmp_path / "mine")
+    assert f'AdaIN.from_pretrained("{tmp_path / "mine"}")' in (tmp_path / "mine" / "README.md").read_text()
+    model.save_pretrained(tmp_path / "hub", repo_id="someone/painterly")
+    assert 'AdaIN.from_pretrained("someone/painterly")' in (tmp_path / "hub" / "README.md").read_text()
+    pushed = {}
+    monkeypatch.setattr(PyTorchModelHubMixin, "push_to_hub", lambda self, repo_id, **kw: pushed.update(kw) or "url")
+    model.push_to_hub("someone/painterly")
+    assert pushed["model_card_kwargs"]["repo_id"] == "someone/painterly"

@@ -188,3 +188,77 @@ def test_missing_dataset_is_one_clear_line(tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "error:" in result.stderr
+
+
+def _main(*flags: str) -> tuple[int, str]:
+    """train_accelerate.main in this process (fast: no interpreter start), with its exit code and stderr."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import train_accelerate
+    finally:
+        sys.path.remove(str(ROOT))
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = train_accelerate.main([*flags, "--log-with", "none"])
+        except SystemExit as exc:  # argparse errors
+            code = exc.code
+    return code, err.getvalue()
+
+
+def test_a_dataset_with_no_usable_image_is_one_line_not_a_hang(data, tiny_source, tmp_path):
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    Image.open(FIXTURES / "brick.png").convert("L").resize((80, 80)).save(gray / "engraving.png")
+    (gray / "notes.jpg").write_text("not an image")
+    common = ("--encoder-from", tiny_source, "--content-dataset", str(data / "content"), "--max-steps", "1",
+              "--batch-size", "2", "--image-size", "64", "--resize", "64")
+    code, err = _main(*common, "--style-dataset", str(gray), "--skip-grayscale", "all",
+                      "--output-dir", str(tmp_path / "a"))
+    assert code == 2 and "Traceback" not in err
+    assert f"error: {gray}: no usable image in the last 200 read" in err and "grayscale" in err
+    AcceleratorState._reset_state(True)
+    # by default grayscale paintings are styles like any other: the same folder trains
+    code, err = _main(*common, "--style-dataset", str(gray), "--output-dir", str(tmp_path / "b"))
+    assert code == 0, err
+    AcceleratorState._reset_state(True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, err = _main(*common, "--style-dataset", str(empty), "--output-dir", str(tmp_path / "c"))
+    assert code == 2 and f"error: {empty}: no images in this folder" in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--recipe", "foo"), "invalid choice: 'foo'"),
+    (("--optimizer", "rmsprop"), "invalid choice"),
+    (("--mixed-precision", "fp8"), "invalid choice"),
+    (("--image-size", "8"), "--image-size must be at least 32"),
+    (("--batch-size", "4", "--styles-per-batch", "3"), "--styles-per-batch must be 1 or equal to --batch-size"),
+    (("--lr", "nan"), "--lr must be a non-negative number"),
+])
+def test_bad_flags_name_the_flag_without_a_traceback(flags, message):
+    code, err = _main("--max-steps", "1", *flags)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_batch_size_alone_keeps_the_paper_recipe_consistent():
+    sys.path.insert(0, str(ROOT))
+    try:
+        import train_accelerate
+    finally:
+        sys.path.remove(str(ROOT))
+    assert train_accelerate.parse_args(["--batch-size", "2"]).styles_per_batch == 2
+    assert train_accelerate.parse_args(["--batch-size", "2", "--recipe", "sgd"]).styles_per_batch == 1
+
+
+def test_missing_model_or_an_output_file_is_one_line(data, tmp_path):
+    common = ("--content-dataset", str(data / "content"), "--style-dataset", str(data / "style"), "--max-steps", "1")
+    code, err = _main(*common, "--pretrained", str(tmp_path / "my_model"), "--output-dir", str(tmp_path / "o"))
+    assert code == 2 and "no such model folder" in err and "Traceback" not in err
+    AcceleratorState._reset_state(True)
+    (tmp_path / "afile").write_text("")
+    code, err = _main(*common, "--pretrained", str(BUNDLED_MODEL), "--output-dir", str(tmp_path / "afile"))
+    assert code == 2 and "the output folder is a file" in err
