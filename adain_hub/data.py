@@ -12,10 +12,10 @@ from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import torch
-from datasets import ClassLabel, Image as ImageFeature, IterableDataset, interleave_datasets, load_dataset
+from datasets import ClassLabel, Image as ImageFeature, IterableDataset, load_dataset
 from datasets.distributed import split_dataset_by_node
 from PIL import Image
 from torch import Tensor
@@ -52,24 +52,50 @@ def open_stream(
     return ds
 
 
-def balanced(ds: IterableDataset, label_column: str, seed: int) -> IterableDataset:
-    """An endless stream that draws each value of ``label_column`` equally often.
+class BalancedStream:
+    """An endless stream that draws each value of ``label_column`` equally often, reading its
+    source once.
 
-    Filtering an undecoded stream opens no images; each label's stream repeats, so rare labels are
-    oversampled rather than the stream stopping when they run out.
+    Each label keeps a pool of its ``pool_size`` most recent examples (random replacement when
+    full); every output reads one new example into its pool, then picks a label uniformly among
+    those seen and an example from that label's pool. Rare labels are oversampled by drawing from
+    their pool again, common ones stay fresh, and the source is read once per output: filtering one
+    stream per label would read the whole dataset once per label (27 times for WikiArt's styles).
+    Labels that never occur are never drawn. Undecoded examples: a pool costs only file bytes.
     """
-    feature = ds.features.get(label_column) if ds.features else None
-    if not isinstance(feature, ClassLabel):
-        raise ValueError(
-            f"cannot balance by {label_column!r}: it must be a class-label column "
-            f"(columns: {list(ds.features or {})})"
-        )
-    streams = [
-        ds.filter(lambda ex, k=k: ex[label_column] == k).repeat(None)
-        for k in range(feature.num_classes)
-    ]
-    n = len(streams)
-    return interleave_datasets(streams, probabilities=[1.0 / n] * n, seed=seed, stopping_strategy="all_exhausted")
+
+    def __init__(self, source: IterableDataset, label_column: str, seed: int, pool_size: int = 32) -> None:
+        feature = source.features.get(label_column) if source.features else None
+        if not isinstance(feature, ClassLabel):
+            raise ValueError(
+                f"cannot balance by {label_column!r}: it must be a class-label column "
+                f"(columns: {list(source.features or {})})"
+            )
+        self.source, self.label_column, self.seed, self.pool_size = source, label_column, seed, pool_size
+        self.num_classes = feature.num_classes
+        self.features = source.features
+
+    def __iter__(self) -> Iterator[dict]:
+        rng = random.Random(self.seed)
+        pools: list[list[dict]] = [[] for _ in range(self.num_classes)]
+        examples = iter(self.source.repeat(None))
+
+        def read_one() -> None:
+            example = next(examples)
+            pool = pools[example[self.label_column]]
+            if len(pool) < self.pool_size:
+                pool.append(example)
+            else:
+                pool[rng.randrange(self.pool_size)] = example
+
+        for _ in range(50 * self.num_classes):  # warm up until every label has been met, within reason
+            if all(pools):
+                break
+            read_one()
+        while True:
+            read_one()
+            label = rng.choice([k for k, pool in enumerate(pools) if pool])
+            yield rng.choice(pools[label])
 
 
 def training_stream(
@@ -81,14 +107,14 @@ def training_stream(
     image_column: str = "image",
     balance_by: str | None = None,
     shuffle_buffer: int = 1000,
-) -> IterableDataset:
-    """The endless, shuffled, optionally label-balanced stream one process trains on."""
+) -> Iterable[dict]:
+    """The endless, shuffled, optionally label-balanced stream one process trains on. Processes
+    split the source itself, so no two ever train on the same image."""
     ds = open_stream(source, image_column)
     ds = ds.shuffle(seed=seed, buffer_size=shuffle_buffer)
-    ds = balanced(ds, balance_by, seed) if balance_by else ds.repeat(None)
     if world_size > 1:
         ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
-    return ds
+    return BalancedStream(ds, balance_by, seed) if balance_by else ds.repeat(None)
 
 
 @dataclass
@@ -134,7 +160,7 @@ class DecodedCrops(TorchIterableDataset):
 
     def __init__(
         self,
-        stream: IterableDataset,
+        stream: Iterable[dict],
         spec: CropSpec,
         seed: int,
         image_column: str = "image",
