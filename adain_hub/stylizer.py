@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal, Sequence
@@ -87,17 +88,20 @@ class Stylizer:
         self.style_size = style_size
         self._cache: OrderedDict[tuple, Tensor] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
 
     # -- encoding ---------------------------------------------------------------------------
     def _encode_cached(self, kind: str, img: Image.Image) -> Tensor:
         key = (kind, fingerprint(img))
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        with self._cache_lock:  # threads may share a Stylizer (a web server's workers)
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         feats = self.backend.encode(pad_to_multiple(to_tensor(img)))
-        self._cache[key] = feats
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[key] = feats
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return feats
 
     def encode_style(self, style: StyleInput, colour_from: Image.Image | None = None) -> StyleFeatures:
