@@ -110,13 +110,20 @@ def uploaded_image(**kwargs: Any) -> gr.Image:
     return image
 
 
+def user_error(message: str) -> gr.Error:
+    """An error the user caused: shown on the page (and to API clients) as is, logged as one line
+    instead of gradio's traceback."""
+    log.info("refused: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
 def _open(path: str, label: str, **kwargs: Any) -> Image.Image:
     """Load one upload; a bad one becomes a ``gr.Error`` naming the slot, not the temp path."""
     try:
         return load_image(path, **kwargs)
     except ImageError as exc:
         reason = str(exc).removeprefix(f"{path}: ").rstrip(".")
-        raise gr.Error(f"{label}: {reason}.") from None
+        raise user_error(f"{label}: {reason}.") from None
 
 
 def make_stylize_fn(stylizer: Stylizer):
@@ -148,16 +155,16 @@ def make_stylize_fn(stylizer: Stylizer):
             size: longer side, in pixels, at which the network runs and the result comes back.
         """
         if content is None:
-            raise gr.Error("Add a content photo first.")
+            raise user_error("Add a content photo first.")
         slots = [(s, w, label) for s, w, label in ((style, weight, "Style 1"), (style_2, weight_2, "Style 2")) if s]
         if not slots:
-            raise gr.Error("Add at least one style image.")
+            raise user_error("Add at least one style image.")
         photo = _open(content, "Content photo")
         styles = [_open(s, label) for s, _, label in slots]
         masks = None if mask is None else _open(mask, "Mask", min_side=1)
         weights = [float(w) for _, w, _ in slots]
         if masks is None and sum(weights) <= 0:
-            raise gr.Error("Give at least one style a weight above 0.")
+            raise user_error("Give at least one style a weight above 0.")
         start = time.perf_counter()
         try:
             result = stylizer.stylize(
@@ -170,7 +177,7 @@ def make_stylize_fn(stylizer: Stylizer):
                 size=int(size),
             )
         except ValueError as exc:  # bad settings (alpha out of range, mask/style mismatch)
-            raise gr.Error(str(exc)) from None
+            raise user_error(str(exc)) from None
         log.info(
             "stylized %dx%d with %d style(s), alpha=%.2f%s in %.2f s",
             *result.size,

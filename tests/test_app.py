@@ -77,7 +77,7 @@ def test_stylize_endpoint_returns_a_png_at_the_output_size(served):
     assert np.abs(result - photo).mean() > 0.05  # and restyled, not the photo given back
 
 
-def test_bad_upload_is_a_clear_error_and_the_server_keeps_serving(served, tmp_path):
+def test_bad_upload_is_a_clear_error_and_the_server_keeps_serving(served, tmp_path, capfd):
     client, _ = served
     fake = tmp_path / "holiday.jpg"
     fake.write_text("this is not a picture")
@@ -94,6 +94,7 @@ def test_bad_upload_is_a_clear_error_and_the_server_keeps_serving(served, tmp_pa
         client.predict(handle_file(huge), style, 0.7, api_name="/stylize")
     with pytest.raises(AppError, match="at least one style a weight above 0"):
         client.predict(handle_file(FIXTURES / "chelsea.png"), style, 0.7, weight=0.0, api_name="/stylize")
+    assert "Traceback" not in capfd.readouterr().err  # user errors are one log line, not a stack trace
     out = client.predict(handle_file(FIXTURES / "chelsea.png"), style, 0.7, size=256, api_name="/stylize")
     assert Image.open(out).size == output_size(451, 300, 256)
 
