@@ -74,7 +74,7 @@ def load_model(name: str) -> tuple[AdaIN, str]:
         return model, f"{name} ({'Hugging Face Hub' if online else 'local Hub cache'})"
     except hub.ModelLoadError as exc:
         log.warning("%s; using the bundled model in %s", exc, BUNDLED_MODEL)
-        return AdaIN.from_pretrained(BUNDLED_MODEL), f"bundled model_card/ (fallback for {name})"
+        return hub.load_model(BUNDLED_MODEL), f"bundled model_card/ (fallback for {name})"
 
 
 def make_stylizer(model: AdaIN, backend: str = "auto", size: int = DEFAULT_SIZE) -> Stylizer:
@@ -312,16 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests
     try:
         model, source = load_model(args.model)
+        stylizer = make_stylizer(model, args.backend)
     except hub.ModelLoadError as exc:  # a missing or broken local folder: one line, no fallback
         log.error("%s", exc)
         return 1
-    stylizer = make_stylizer(model, args.backend)
+    except Exception as exc:  # noqa: BLE001 - a backend that cannot start here, say
+        log.error("cannot start the %s backend: %s", args.backend, " ".join(str(exc).split())[:200])
+        return 1
     log.info("model: %s; backend: %s", source, stylizer.backend.name)
     try:
         launch(build_demo(stylizer, source), server_name=args.host, server_port=args.port, share=args.share)
     except OSError as exc:  # gradio's message names launch(); ours names the flag
-        log.error("cannot serve on %s:%d (%s); choose another with --port or GRADIO_SERVER_PORT",
-                  args.host, args.port, " ".join(str(exc).split())[:120])
+        reason = " ".join(str(exc).split())[:160]
+        hint = "; choose another with --port or GRADIO_SERVER_PORT" if "port" in reason.lower() else ""
+        log.error("cannot serve on %s:%d (%s)%s", args.host, args.port, reason, hint)
         return 1
     return 0
 

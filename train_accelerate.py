@@ -113,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
             project_config=ProjectConfiguration(project_dir=config.output_dir,
                                                 logging_dir=os.path.join(config.output_dir, "logs")),
         )
-    except ValueError as exc:  # e.g. fp16 asked for on a CPU
-        print(f"error: --mixed-precision {config.mixed_precision}: {' '.join(str(exc).split())[:200]}",
-              file=sys.stderr)
+    except ValueError as exc:  # a precision or tracker this machine cannot use
+        print(f"error: cannot start accelerate ({' '.join(str(exc).split())[:200]}); "
+              f"check --mixed-precision and --log-with", file=sys.stderr)
         return 2
     set_seed(config.seed + accelerator.process_index)
     bars: list[tqdm] = []  # made at the first step, so a run that fails to start prints no empty bar

@@ -37,7 +37,22 @@ _EXPORTS = {
     "stylize": "stylizer",
     "whiten_colour": "functional",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [  # spelled out (not computed) so that type checkers read it; a test keeps it equal to _EXPORTS
+    "AdaIN",
+    "AdaINConfig",
+    "ImageError",
+    "ModelLoadError",
+    "StyleFeatures",
+    "Stylizer",
+    "adain",
+    "calc_mean_std",
+    "coral",
+    "load_image",
+    "load_model",
+    "make_backend",
+    "stylize",
+    "whiten_colour",
+]
 __version__ = "0.1.0"
 
 
@@ -50,4 +65,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return [*__all__, "__version__"]
+    return sorted(set(globals()) | set(__all__))

@@ -343,8 +343,8 @@ def _eval(args: argparse.Namespace) -> int:
         raise CliError(f"{args.out}: --out must be a folder, and this is a file", USAGE_ERROR)
 
     try:
-        contents, bad_contents = ev.load_folder(args.contents, args.limit_contents)
-        styles, bad_styles = ev.load_folder(args.styles, args.limit_styles)
+        contents, bad_contents = ev.load_folder(args.contents, args.limit_contents, args.size)
+        styles, bad_styles = ev.load_folder(args.styles, args.limit_styles, args.size)
     except ImageError as exc:
         raise CliError(str(exc)) from None
     for reason in bad_contents + bad_styles:

@@ -21,7 +21,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import IterableDataset as TorchIterableDataset
 
-from .images import IMAGE_SUFFIXES, ImageError, image_mode, iter_image_files, load_image, to_tensor
+from .images import ImageError, image_mode, load_image, to_tensor
 
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 
@@ -34,15 +34,15 @@ def open_stream(
 ) -> IterableDataset:
     """A Hub dataset id or a local folder (read as ``imagefolder``, sub-folder names as ``label``)
     as an undecoded stream of examples."""
+    folder = Path(source).expanduser()
     try:
-        folder = Path(source).expanduser()
         if folder.is_dir():
-            if next(iter_image_files(folder), None) is None:
-                raise ValueError(f"{source}: no images in this folder (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
             ds = load_dataset("imagefolder", data_dir=str(folder), split=split, streaming=streaming)
         else:
             ds = load_dataset(source, split=split, streaming=streaming)
-    except (FileNotFoundError, ConnectionError) as exc:
+    except (FileNotFoundError, ConnectionError, ValueError) as exc:
+        if folder.is_dir():
+            raise ValueError(f"{source}: no images in this folder that datasets' imagefolder can read") from None
         raise ValueError(f"{source}: not a local folder, and not a dataset reachable on the Hub ({exc})") from None
     if image_column not in ds.features:
         raise ValueError(f"{source}: no column {image_column!r}; columns are {list(ds.features)}")
@@ -64,7 +64,7 @@ class BalancedStream:
     Labels that never occur are never drawn. Undecoded examples: a pool costs only file bytes.
     """
 
-    def __init__(self, source: IterableDataset, label_column: str, seed: int, pool_size: int = 32) -> None:
+    def __init__(self, source: IterableDataset, label_column: str, seed: int, pool_size: int = 16) -> None:
         feature = source.features.get(label_column) if source.features else None
         if not isinstance(feature, ClassLabel):
             raise ValueError(
@@ -109,12 +109,12 @@ def training_stream(
     shuffle_buffer: int = 1000,
 ) -> Iterable[dict]:
     """The endless, shuffled, optionally label-balanced stream one process trains on. Processes
-    split the source itself, so no two ever train on the same image."""
+    split the source itself, so within a pass no two train on the same image."""
     ds = open_stream(source, image_column)
     ds = ds.shuffle(seed=seed, buffer_size=shuffle_buffer)
     if world_size > 1:
         ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
-    return BalancedStream(ds, balance_by, seed) if balance_by else ds.repeat(None)
+    return BalancedStream(ds, balance_by, seed + 104_729 * rank) if balance_by else ds.repeat(None)
 
 
 @dataclass
@@ -154,8 +154,10 @@ class DecodedCrops(TorchIterableDataset):
     Decoding runs in ``threads`` threads of this process (PIL releases the GIL while decoding and
     resizing). DataLoader worker processes would not help: ``datasets`` hands a one-shard stream
     to a single worker and stops the others. The streams repeat forever, so a source whose images
-    are all unusable would never yield: after ``max_skips_in_a_row`` it raises ``ValueError``
-    saying why the images were refused.
+    are all unusable would never yield: once ``min_skips`` images in a row were refused and the run
+    of refusals has come round to a file it already refused (every image of the source was tried),
+    or after ``max_skips_in_a_row`` for sources without file paths, it raises ``ValueError`` saying
+    why. A long run of bad files sorted together (a folder of grayscale photos) is not enough.
     """
 
     def __init__(
@@ -166,15 +168,17 @@ class DecodedCrops(TorchIterableDataset):
         image_column: str = "image",
         threads: int = 0,
         source: str = "dataset",
-        max_skips_in_a_row: int = 200,
+        min_skips: int = 200,
+        max_skips_in_a_row: int = 20_000,
     ) -> None:
         self.stream, self.spec, self.seed, self.image_column = stream, spec, seed, image_column
-        self.threads, self.source, self.max_skips_in_a_row = threads, source, max_skips_in_a_row
+        self.threads, self.source = threads, source
+        self.min_skips, self.max_skips_in_a_row = min_skips, max_skips_in_a_row
 
     def _decode(self, example: dict, seed: int) -> tuple[Tensor | None, str, str]:
-        """``(crop or None, file name, why it was refused or "")``."""
+        """``(crop or None, file path or "", why it was refused or "")``."""
         value = example[self.image_column]
-        name = Path(value.get("path") or "").name if isinstance(value, dict) else ""
+        name = (value.get("path") or "") if isinstance(value, dict) else ""
         try:
             return decode_example(value, self.spec, random.Random(seed)), name, ""
         except (ImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -186,19 +190,24 @@ class DecodedCrops(TorchIterableDataset):
         rng = random.Random(self.seed)
         examples = ((ex, rng.getrandbits(32)) for ex in self.stream)
         results = self._threaded(examples) if self.threads > 0 else (self._decode(*job) for job in examples)
-        skipped = 0
+        skipped, cycled = 0, False
         reasons: Counter[str] = Counter()
-        for crop, name, reason in results:
+        refused: set[str] = set()  # paths refused since the last good image
+        for crop, path, reason in results:
             if crop is None:
                 skipped += 1
                 reasons[reason] += 1
-                if skipped >= self.max_skips_in_a_row:
+                cycled = cycled or path in refused
+                if path:
+                    refused.add(path)
+                if skipped >= self.min_skips and (cycled or skipped >= self.max_skips_in_a_row):
                     why = "; ".join(f"{r} ({n})" for r, n in reasons.most_common(3))
                     raise ValueError(f"{self.source}: no usable image in the last {skipped} read: {why}")
                 continue
-            yield crop, skipped, name
-            skipped = 0
+            yield crop, skipped, Path(path).name
+            skipped, cycled = 0, False
             reasons.clear()
+            refused.clear()
 
     def _threaded(self, examples: Iterator[tuple[dict, int]]) -> Iterator[tuple[Tensor | None, str, str]]:
         """Decoded crops in stream order, with up to ``4 * threads`` images in flight."""

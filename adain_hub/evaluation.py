@@ -233,9 +233,11 @@ class EvalResult:
     styles: list[Reference]
 
 
-def load_folder(folder: str | os.PathLike, limit: int | None = None) -> tuple[list[tuple[str, Image.Image]], list[str]]:
+def load_folder(
+    folder: str | os.PathLike, limit: int | None = None, size: int | None = None
+) -> tuple[list[tuple[str, Image.Image]], list[str]]:
     """The first ``limit`` readable images under ``folder`` as ``(relative name, RGB image)``, and a
-    one-line reason for each file that could not be read (skipped, not fatal)."""
+    one-line reason for each file that could not be read, or not run at ``size`` (skipped, not fatal)."""
     root = Path(folder)
     if not root.is_dir():
         raise ImageError(f"{folder}: not a folder")
@@ -244,9 +246,13 @@ def load_folder(folder: str | os.PathLike, limit: int | None = None) -> tuple[li
         if limit is not None and len(images) >= limit:
             break
         try:
-            images.append((path.relative_to(root).as_posix(), load_image(path)))
+            image = load_image(path)
+            working_size(*image.size, size)  # a strip too long and thin for the cap is refused here
+            images.append((path.relative_to(root).as_posix(), image))
         except ImageError as exc:
             skipped.append(str(exc))
+        except ValueError as exc:
+            skipped.append(f"{path}: {exc}")
     return images, skipped
 
 

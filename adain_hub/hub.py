@@ -27,9 +27,12 @@ class ModelLoadError(ValueError):
 
 
 def looks_like_path(name: str | os.PathLike) -> bool:
-    """Whether ``name`` can only mean a local folder (``./x``, ``../x``, ``/x``, ``~/x``, ``a/b/c``)."""
+    """Whether ``name`` means a local folder: it exists, or cannot be a Hub id (``./x``, ``/x``,
+    ``~/x``, ``a/b/c``), or its first part is a local folder (``runs/typo`` when ``runs/`` exists)."""
     text = str(name)
-    return Path(text).exists() or not _REPO_ID.match(text) or text.startswith((".", "~"))
+    if Path(text).exists() or not _REPO_ID.match(text) or text.startswith((".", "~")):
+        return True
+    return "/" in text and Path(text.split("/", 1)[0]).is_dir()
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -70,7 +73,10 @@ def load_model(name: str | os.PathLike, online: bool | None = None) -> AdaIN:
     from huggingface_hub.utils import logging as hf_logging
 
     text = str(name)
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~someone/... for a user this machine does not know
+        raise ModelLoadError(f"{text}: no such model folder") from None
     if path.is_file():
         raise ModelLoadError(f"{text}: a model is a folder (config.json, model.safetensors) or a Hub id, not a file")
     if looks_like_path(text) and not path.exists():

@@ -26,6 +26,7 @@ IMAGE_SUFFIXES = frozenset(
 MAX_PIXELS = 80_000_000  # refuse decompression bombs before decoding them
 MIN_SIDE = 32  # the encoder divides by 8 and reflection-pads: smaller images have no usable features
 ENCODER_MIN_SIDE = 16  # relu4_1 is 1/8 of the input, and its reflection padding needs 2 px there
+MAX_STRETCHED_PIXELS = 2048 * 2048  # a long thin image kept encodable above the cap, at most this big
 
 
 class ImageError(ValueError):
@@ -69,7 +70,7 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
     if isinstance(src, Image.Image):
         img = src
     elif isinstance(src, (Tensor, np.ndarray)):
-        img = _array_to_pil(src, name)
+        img = _array_to_pil(src, name, max_pixels)
     else:
         img = opened = _open(src)
     try:
@@ -82,7 +83,9 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
             img.load()
-            return _to_rgb(ImageOps.exif_transpose(img))
+            # a tRNS colour key counts in files we read; a caller's image may have been flattened
+            # already (convert("RGB") keeps info["transparency"])
+            return _to_rgb(ImageOps.exif_transpose(img), colour_key=opened is not None)
         except Exception as exc:  # PIL's plugins raise many types on garbled data; all mean "bad file"
             raise ImageError(f"{name}: cannot decode image ({_reason(exc)})") from None
     finally:
@@ -97,15 +100,24 @@ def image_mode(src: str | os.PathLike | bytes) -> str:
         return img.mode
 
 
-def _array_to_pil(arr: Tensor | np.ndarray, name: str) -> Image.Image:
-    """Pixels in the layout each library uses: numpy arrays ``(H, W)`` or ``(H, W, 3|4)`` as PIL,
-    OpenCV-free code and gradio give them; tensors ``(H, W)``, ``(1|3, H, W)`` or ``(1, 3, H, W)``
-    as torchvision does. ``uint8`` is 0..255, floats are [0, 1] (values outside are clipped)."""
+def _array_to_pil(arr: Tensor | np.ndarray, name: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Pixels in the layout each library uses: numpy arrays ``(H, W)`` or ``(H, W, 3|4)`` as PIL
+    and gradio give them; tensors ``(H, W)``, ``(1|3, H, W)`` or ``(1, 3, H, W)`` as torchvision
+    does. ``uint8`` is 0..255, floats are [0, 1]. The size is checked before any conversion."""
     try:
         if isinstance(arr, np.ndarray):
-            if arr.ndim == 3 and arr.shape[-1] in (3, 4):
-                arr = arr.transpose(2, 0, 1)  # HWC -> CHW, to share the tensor path
-            t = torch.from_numpy(np.ascontiguousarray(arr))
+            hwc = arr.ndim == 3 and arr.shape[-1] in (3, 4)
+            h, w = arr.shape[:2] if arr.ndim >= 2 else (0, 0)
+            if not hwc and arr.ndim >= 2:
+                h, w = arr.shape[-2:]
+        else:
+            h, w = arr.shape[-2:] if arr.dim() >= 2 else (0, 0)
+        if h * w > max_pixels:
+            raise ImageError(f"{name}: image is too large ({w}x{h} pixels, limit {max_pixels:,})")
+        if isinstance(arr, np.ndarray):
+            if arr.dtype == np.uint8 and (arr.ndim == 2 or hwc):
+                return Image.fromarray(np.ascontiguousarray(arr))  # as PIL and gradio hand them over
+            t = torch.tensor(arr.transpose(2, 0, 1) if hwc else arr)  # a copy: read-only arrays welcome
         else:
             t = arr.detach().cpu()
         if t.dtype == torch.uint8:
@@ -124,6 +136,8 @@ def _array_to_pil(arr: Tensor | np.ndarray, name: str) -> Image.Image:
             t = rgb * alpha + (1.0 - alpha)
         return to_pil(t)
     except (TypeError, ValueError) as exc:
+        if isinstance(exc, ImageError):
+            raise
         raise ImageError(f"{name}: not an image array ({_reason(exc)})") from None
 
 
@@ -154,10 +168,10 @@ def _open(src: str | os.PathLike | bytes) -> Image.Image:
 
 def _unit_scale(arr: np.ndarray, is_float: bool) -> np.ndarray:
     """Map 32-bit int or float pixels to [0, 1] by the range they were evidently stored in:
-    [0, 1] floats as they are; whole numbers (integers, or 8/16-bit data saved as floats) in
-    8-bit or 16-bit ranges by that range's maximum; anything else (HDR floats above 1, negative
-    values) stretched from its min to its max. Stretching everything would change the brightness
-    of ordinary images that merely sit in a wide container."""
+    [0, 1] floats as they are; 8-bit data (integers, or floats up to 255 that go beyond 8, as tools
+    write 0..255 pixels to float TIFFs) by 255; whole numbers up to 65535 by 65535; anything else
+    (HDR floats a little above 1, negative values) stretched from its min to its max. Stretching
+    everything would change the brightness of ordinary images that merely sit in a wide container."""
     finite = arr[np.isfinite(arr)]
     if finite.size == 0:
         return np.zeros_like(arr)
@@ -165,22 +179,23 @@ def _unit_scale(arr: np.ndarray, is_float: bool) -> np.ndarray:
     if lo >= 0.0 and hi <= 1.0 and is_float:
         return arr
     whole = not is_float or bool(np.all(finite == np.round(finite)))
-    if lo >= 0.0 and hi <= 255.0 and whole:
+    if lo >= 0.0 and hi <= 255.0 and (whole or hi > 8.0):
         return arr / 255.0
     if lo >= 0.0 and hi <= 65535.0 and whole:
         return arr / 65535.0
     return (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any PIL mode to 8-bit RGB without clipping high bit depths to white."""
+def _to_rgb(img: Image.Image, colour_key: bool = True) -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB without clipping high bit depths to white; with
+    ``colour_key``, an RGB or L image's tRNS colour key makes those pixels transparent."""
     mode = img.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         arr = arr / 65535.0 if mode.startswith("I;16") else _unit_scale(arr, mode == "F")
         arr = np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0).clip(0, 1)
         return Image.fromarray((arr * 255 + 0.5).astype(np.uint8)).convert("RGB")
-    if mode == "P" or (mode in ("RGB", "L") and "transparency" in img.info):  # palette or tRNS colour key
+    if mode == "P" or (colour_key and mode in ("RGB", "L") and "transparency" in img.info):
         img = img.convert("RGBA")
         mode = "RGBA"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -223,17 +238,18 @@ def working_size(
     multiple of ``multiple`` so the decoder gives back exactly that size.
 
     The shorter side never drops below ``min_side``, the least the encoder can take, so a very
-    wide or tall image (over 32:1 at a 512 cap) runs above the cap instead of failing, up to the
-    capped area (``max_side`` squared): beyond that (over 1024:1 at 512) it raises ``ValueError``
-    rather than take unbounded memory.
+    wide or tall image (over 32:1 at a 512 cap) runs above the cap instead of failing, up to
+    ``MAX_STRETCHED_PIXELS`` or the capped area, whichever is larger; beyond that (a 2,500,000 x 32
+    strip, say) it raises ``ValueError`` rather than take unbounded memory.
     """
     scale = 1.0 if not max_side else min(1.0, max_side / max(width, height))
     if min(width, height) * scale < min_side:
         scale = min(1.0, min_side / min(width, height))
-        if max_side and width * height * scale * scale > max_side * max_side:
+        area = width * height * scale * scale
+        if max_side and area > max(MAX_STRETCHED_PIXELS, max_side * max_side):
             raise ValueError(
-                f"a {width}x{height} image is too long and thin to stylize at {max_side} px "
-                f"(over {(max_side // min_side) ** 2}:1)"
+                f"a {width}x{height} image is too long and thin to stylize at {max_side} px: keeping its "
+                f"short side at {min_side} px would make it {round(width * scale)}x{round(height * scale)}"
             )
     w = max(min_side, int(round(width * scale / multiple)) * multiple)
     h = max(min_side, int(round(height * scale / multiple)) * multiple)

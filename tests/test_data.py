@@ -1,4 +1,4 @@
-"""Style balancing: labels drawn evenly, the source read once, never a label that does not occur."""
+"""Training data: labels drawn evenly from one pass, and refused images told from an unusable dataset."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
+from PIL import Image
 
-from adain_hub.data import BalancedStream
+from adain_hub.data import BalancedStream, CropSpec, DecodedCrops
 
 
 def _skewed(common: int = 40, rare: int = 2):
@@ -40,3 +41,28 @@ def test_the_same_seed_gives_the_same_stream():
 def test_balancing_needs_a_class_label_column():
     with pytest.raises(ValueError, match="class-label column"):
         BalancedStream(_skewed(), "id", seed=0)
+
+
+def _examples(folder, count: int, mode: str, prefix: str) -> list[dict]:
+    folder.mkdir(exist_ok=True)
+    out = []
+    for i in range(count):
+        path = folder / f"{prefix}{i:04d}.png"
+        Image.new(mode, (72, 72), 90 + i % 100).save(path)
+        out.append({"image": {"path": str(path), "bytes": None}})
+    return out
+
+
+def test_a_long_run_of_refused_images_is_not_mistaken_for_an_unusable_dataset(tmp_path):
+    gray = _examples(tmp_path / "a_bw", 260, "L", "bw")  # sorted together, as a folder lists them
+    colour = _examples(tmp_path / "b_colour", 4, "RGB", "c")
+    crops = DecodedCrops(gray + colour, CropSpec(resize=64, crop=64, skip_grayscale=True), seed=0)
+    got = list(crops)
+    assert len(got) == 4 and got[0][1] == 260  # 260 skipped in a row, then the colour images
+
+
+def test_a_source_with_no_usable_image_fails_once_every_file_was_tried(tmp_path):
+    gray = _examples(tmp_path / "bw", 3, "L", "bw")
+    crops = DecodedCrops(gray * 1000, CropSpec(resize=64, crop=64, skip_grayscale=True), seed=0, source="bw/")
+    with pytest.raises(ValueError, match=r"bw/: no usable image in the last 200 read: grayscale image"):
+        next(iter(crops))

@@ -49,3 +49,22 @@ def test_files_and_damaged_folders_are_one_line(tmp_path):
         load_model(tmp_path / "model.safetensors")
     with pytest.raises(ModelLoadError, match="cannot load model"):
         load_model(tmp_path)
+
+
+def test_a_two_part_name_under_an_existing_folder_is_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert not looks_like_path("runs/typo_model")
+    (tmp_path / "runs").mkdir()
+    assert looks_like_path("runs/typo_model")
+    with pytest.raises(ModelLoadError, match="no such model folder"):
+        load_model("runs/typo_model")
+    with pytest.raises(ModelLoadError, match="no such model folder"):
+        load_model("~no_such_user_xyz/model")
+
+
+def test_public_names_are_spelled_out_for_type_checkers_and_all_import():
+    import adain_hub
+
+    assert sorted(adain_hub.__all__) == sorted(adain_hub._EXPORTS)
+    for name in adain_hub.__all__:
+        assert getattr(adain_hub, name) is not None

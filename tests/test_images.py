@@ -101,6 +101,13 @@ def test_hdr_floats_above_one_are_stretched_not_darkened(tmp_path, gray, top):
     assert out.max() == 255 and np.corrcoef(out.ravel(), gray.ravel())[0, 1] > 0.999
 
 
+def test_float_tiffs_of_0_to_255_data_keep_their_brightness(tmp_path, gray):
+    data = gray.astype(np.float32) * np.float32(0.5) + np.float32(40.25)  # 40.25..167.75, not whole numbers
+    Image.fromarray(data).save(tmp_path / "f.tif")
+    out = _arr(load_image(tmp_path / "f.tif"))[..., 0]
+    assert np.abs(out - data / 1.0).max() <= 1  # divided by 255, not stretched to 0..255
+
+
 def test_float_outside_known_ranges_is_stretched(tmp_path, gray):
     hdr = gray.astype(np.float32) * 10.0 - 1000.0  # negative values: no natural range
     Image.fromarray(hdr).save(tmp_path / "hdr.tif")
@@ -139,6 +146,14 @@ def test_trns_colour_key_becomes_white(tmp_path, rgb, mode):
     clear = (_arr(img) == np.array(key)).reshape(img.height, img.width, -1).all(-1)
     assert clear.any() and (out[clear] == 255).all()
     assert (out[~clear] == _arr(img.convert("RGB"))[~clear]).all()
+
+
+def test_a_callers_flattened_image_keeps_its_colour_key_pixels(tmp_path, rgb):
+    key = rgb.getpixel((0, 0))
+    rgb.save(tmp_path / "key.png", transparency=key)
+    flattened = Image.open(tmp_path / "key.png").convert("RGB")  # PIL keeps info["transparency"]
+    assert "transparency" in flattened.info
+    assert load_image(flattened).getpixel((0, 0)) == key
 
 
 def test_rgba_is_composited_on_white(tmp_path, rgb):
@@ -233,6 +248,21 @@ def test_bytes_pil_array_and_tensor_inputs(rgb):
         load_image(torch.rand(3, 16, 16))
     with pytest.raises(ImageError, match="not an image array"):
         load_image(torch.rand(5, 64, 64))
+
+
+def test_oversized_arrays_are_refused_before_any_conversion(monkeypatch):
+    huge = np.zeros((9000, 10000, 3), np.uint8)  # 90 Mpx: a float copy would be 1 GB
+
+    def no_copy(*args, **kwargs):
+        raise AssertionError("converted before the size check")
+
+    monkeypatch.setattr(Image, "fromarray", no_copy)
+    monkeypatch.setattr(torch.Tensor, "float", no_copy)
+    monkeypatch.setattr(torch, "tensor", no_copy)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(huge)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(torch.from_numpy(huge).permute(2, 0, 1))
 
 
 def test_arrays_and_tensors_in_each_librarys_layout(rgb):
