@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 import safetensors.torch
-import torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from huggingface_hub.constants import SAFETENSORS_SINGLE_FILE
 from torch import Tensor, nn

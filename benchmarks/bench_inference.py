@@ -232,7 +232,7 @@ def main() -> None:
         floor_ms = work / rate * 1e3
         # Winograd F(4,3) does a 3x3 conv with 36 instead of 144 multiplies per 4x4 output tile.
         wino_ms = (work - work3 + work3 / 4) / rate * 1e3
-        print(f"\n### How far the hardware allows (roofline)\n")
+        print("\n### How far the hardware allows (roofline)\n")
         print(f"- Work per job: {work:.0f} GFLOP of convolutions (encoder {enc:.0f} x 2 for content and style, "
               f"decoder {dec:.0f}); {work3 / work:.1%} of it in 3x3 convs.")
         print(f"- Best fp32 rate measured now: {rate:.0f} GFLOP/s ({rate_source}); the default ran at "

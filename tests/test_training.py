@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -101,7 +100,6 @@ def test_resume_continues_at_the_same_step_with_the_same_state(data, tiny_source
     steps = []
     accelerator = Accelerator(cpu=True, mixed_precision=PRECISION)
     config = _config(data, tmp_path, tiny_source, max_steps=3, resume=True)
-    resumed_weights = {}
 
     def on_step(step, logs):
         steps.append(step)
