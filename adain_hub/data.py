@@ -99,7 +99,7 @@ class BalancedStream:
 
 
 def training_stream(
-    source: str,
+    source: str | IterableDataset,
     *,
     seed: int,
     rank: int = 0,
@@ -109,8 +109,9 @@ def training_stream(
     shuffle_buffer: int = 1000,
 ) -> Iterable[dict]:
     """The endless, shuffled, optionally label-balanced stream one process trains on. Processes
-    split the source itself, so within a pass no two train on the same image."""
-    ds = open_stream(source, image_column)
+    split the source itself, so within a pass no two train on the same image. ``source`` is a Hub
+    id or folder, or a stream :func:`open_stream` already opened."""
+    ds = open_stream(source, image_column) if isinstance(source, str) else source
     ds = ds.shuffle(seed=seed, buffer_size=shuffle_buffer)
     if world_size > 1:
         ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
@@ -225,7 +226,7 @@ class DecodedCrops(TorchIterableDataset):
 
 
 def crop_loader(
-    source: str,
+    source: str | IterableDataset,
     spec: CropSpec,
     batch_size: int,
     *,
@@ -235,13 +236,15 @@ def crop_loader(
     balance_by: str | None = None,
     image_column: str = "image",
     threads: int = 0,
+    name: str | None = None,
 ) -> torch.utils.data.DataLoader:
-    """An endless DataLoader of ``(images (B, 3, crop, crop), skipped (B,), names)`` batches."""
+    """An endless DataLoader of ``(images (B, 3, crop, crop), skipped (B,), names)`` batches;
+    ``source`` as for :func:`training_stream`, ``name`` what error messages call it."""
     stream = training_stream(
         source, seed=seed, rank=rank, world_size=world_size, image_column=image_column, balance_by=balance_by
     )
     return torch.utils.data.DataLoader(
         DecodedCrops(stream, spec, seed=seed + 7919 * rank, image_column=image_column, threads=threads,
-                     source=source),
+                     source=name or (source if isinstance(source, str) else "dataset")),
         batch_size=batch_size,
     )

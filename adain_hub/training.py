@@ -222,11 +222,13 @@ def train(
         start_step = json.loads((latest[-1] / "step.json").read_text())["step"]
     # a resumed run reseeds its streams so it does not replay the images it already saw
     seed = config.seed + start_step
-    style_balance = resolve_balance(config, list(open_stream(config.style_dataset).features or {}))
+    styles_source = open_stream(config.style_dataset)  # opened once: its columns decide the balancing
+    style_balance = resolve_balance(config, list(styles_source.features or {}))
     content_loader = crop_loader(config.content_dataset, content_spec, config.batch_size, seed=seed, rank=rank,
                                  world_size=world, threads=config.decode_threads)
-    style_loader = crop_loader(config.style_dataset, style_spec, config.styles_per_batch, seed=seed + 1, rank=rank,
-                               world_size=world, balance_by=style_balance, threads=config.decode_threads)
+    style_loader = crop_loader(styles_source, style_spec, config.styles_per_batch, seed=seed + 1, rank=rank,
+                               world_size=world, balance_by=style_balance, threads=config.decode_threads,
+                               name=config.style_dataset)
 
     # the scheduler is stepped per optimizer step by us, not prepared (a prepared one steps once
     # per process), and registered so that save_state/load_state keep it
