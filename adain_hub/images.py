@@ -64,7 +64,7 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
     the input's name in the one-line message.
     """
     name = _name(src)
-    opened = None
+    opened, frame = None, 0
     if not isinstance(src, (str, os.PathLike, bytes, Image.Image, Tensor, np.ndarray)):
         raise ImageError(f"{name}: not an image (give a path, bytes, a PIL image, an array or a tensor)")
     if isinstance(src, Image.Image):
@@ -79,8 +79,9 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
             raise ImageError(f"{name}: image is too large ({w}x{h} pixels, limit {max_pixels:,})")
         if min(w, h) < min_side:
             raise ImageError(f"{name}: image is too small to stylize ({w}x{h}, need at least {min_side} px a side)")
+        frame = img.tell() if getattr(img, "n_frames", 1) > 1 else 0
         try:
-            if getattr(img, "n_frames", 1) > 1:
+            if frame:
                 img.seek(0)
             img.load()
             # a tRNS colour key counts in files we read; a caller's image may have been flattened
@@ -91,6 +92,8 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
     finally:
         if opened is not None:  # only files we opened; a caller's image stays usable
             opened.close()
+        elif frame:  # and on the frame the caller left it at
+            img.seek(frame)
 
 
 def image_mode(src: str | os.PathLike | bytes) -> str:

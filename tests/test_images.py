@@ -208,6 +208,10 @@ def test_animated_gif_gives_first_frame(tmp_path):
         assert img.n_frames == 3
     out = _arr(load_image(tmp_path / "anim.gif"))
     assert out.shape == (48, 64, 3) and (out == [255, 0, 0]).all()
+    with Image.open(tmp_path / "anim.gif") as img:  # a caller's image, on its third frame
+        img.seek(2)
+        assert (_arr(load_image(img)) == [255, 0, 0]).all()
+        assert img.tell() == 2  # left where the caller had it
 
 
 def test_multipage_tiff_gives_first_page(tmp_path, rgb):
