@@ -28,7 +28,7 @@ from PIL import Image  # noqa: E402
 from adain_hub import hub  # noqa: E402
 from adain_hub.backends import BACKENDS  # noqa: E402
 from adain_hub.hub import looks_like_path  # noqa: E402
-from adain_hub.images import ImageError, load_image  # noqa: E402
+from adain_hub.images import ImageError, load_image, one_line  # noqa: E402
 from adain_hub.model import AdaIN  # noqa: E402
 from adain_hub.stylizer import Stylizer  # noqa: E402
 
@@ -317,13 +317,13 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 1
     except Exception as exc:  # noqa: BLE001 - a backend that cannot start here, say
-        log.error("cannot start the %s backend: %s", args.backend, " ".join(str(exc).split())[:200])
+        log.error("cannot start the %s backend: %s", args.backend, one_line(exc))
         return 1
     log.info("model: %s; backend: %s", source, stylizer.backend.name)
     try:
         launch(build_demo(stylizer, source), server_name=args.host, server_port=args.port, share=args.share)
     except OSError as exc:  # gradio's message names launch(); ours names the flag
-        reason = " ".join(str(exc).split())[:160]
+        reason = one_line(exc, 160)
         hint = "; choose another with --port or GRADIO_SERVER_PORT" if "port" in reason.lower() else ""
         log.error("cannot serve on %s:%d (%s)%s", args.host, args.port, reason, hint)
         return 1

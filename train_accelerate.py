@@ -22,6 +22,7 @@ from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 
+from adain_hub.images import one_line
 from adain_hub.training import RECIPES, TrainConfig, resolve_mixed_precision, train
 
 BUNDLED_MODEL = str(Path(__file__).resolve().parent / "model_card")
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 logging_dir=os.path.join(config.output_dir, "logs")),
         )
     except ValueError as exc:  # a precision or tracker this machine cannot use
-        print(f"error: cannot start accelerate ({' '.join(str(exc).split())[:200]}); "
+        print(f"error: cannot start accelerate ({one_line(exc)}); "
               f"check --mixed-precision and --log-with", file=sys.stderr)
         return 2
     set_seed(config.seed + accelerator.process_index)

@@ -110,8 +110,9 @@ def _say(line: str) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+    from .images import one_line  # imported here: images loads torch, and --help must not wait for it
+
+    return one_line(exc, 300)
 
 
 def _failure(exc: BaseException, size: int) -> str:

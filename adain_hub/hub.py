@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from huggingface_hub import constants as hf_constants
 
+from .images import one_line
 from .model import AdaIN
 
 # "name" or "org/name", as the Hub spells repository ids; anything else is meant as a path.
@@ -96,7 +97,6 @@ def load_model(name: str | os.PathLike, online: bool | None = None) -> AdaIN:
             "(offline and not in the local cache, or no such repository)"
         ) from None
     except Exception as exc:  # noqa: BLE001 - a damaged folder: strictness errors, bad JSON, ...
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise ModelLoadError(f"{text}: cannot load model ({reason})") from None
+        raise ModelLoadError(f"{text}: cannot load model ({one_line(exc)})") from None
     finally:
         hf_logging.set_verbosity(verbosity)

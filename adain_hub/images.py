@@ -47,10 +47,11 @@ def _name(src: object) -> str:
     return str(src) if isinstance(src, (str, os.PathLike)) else type(src).__name__
 
 
-def _reason(exc: BaseException) -> str:
-    """An exception as a short single line (PIL and torch messages can span lines)."""
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as a short single line (PIL, torch and OpenVINO messages can span lines), for
+    every one-line error the package, the CLI and the app print."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE) -> Image.Image:
@@ -88,7 +89,7 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
             # already (convert("RGB") keeps info["transparency"])
             return _to_rgb(ImageOps.exif_transpose(img), colour_key=opened is not None)
         except Exception as exc:  # PIL's plugins raise many types on garbled data; all mean "bad file"
-            raise ImageError(f"{name}: cannot decode image ({_reason(exc)})") from None
+            raise ImageError(f"{name}: cannot decode image ({one_line(exc)})") from None
     finally:
         if opened is not None:  # only files we opened; a caller's image stays usable
             opened.close()
@@ -141,7 +142,7 @@ def _array_to_pil(arr: Tensor | np.ndarray, name: str, max_pixels: int = MAX_PIX
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ImageError):
             raise
-        raise ImageError(f"{name}: not an image array ({_reason(exc)})") from None
+        raise ImageError(f"{name}: not an image array ({one_line(exc)})") from None
 
 
 def _open(src: str | os.PathLike | bytes) -> Image.Image:
@@ -166,7 +167,7 @@ def _open(src: str | os.PathLike | bytes) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image, or a damaged or unsupported one") from None
     except OSError as exc:
-        raise ImageError(f"{name}: cannot open ({exc.strerror or _reason(exc)})") from None
+        raise ImageError(f"{name}: cannot open ({exc.strerror or one_line(exc)})") from None
 
 
 def _unit_scale(arr: np.ndarray, is_float: bool) -> np.ndarray:
