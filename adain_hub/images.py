@@ -109,13 +109,8 @@ def _array_to_pil(arr: Tensor | np.ndarray, name: str, max_pixels: int = MAX_PIX
     and gradio give them; tensors ``(H, W)``, ``(1|3, H, W)`` or ``(1, 3, H, W)`` as torchvision
     does. ``uint8`` is 0..255, floats are [0, 1]. The size is checked before any conversion."""
     try:
-        if isinstance(arr, np.ndarray):
-            hwc = arr.ndim == 3 and arr.shape[-1] in (3, 4)
-            h, w = arr.shape[:2] if arr.ndim >= 2 else (0, 0)
-            if not hwc and arr.ndim >= 2:
-                h, w = arr.shape[-2:]
-        else:
-            h, w = arr.shape[-2:] if arr.dim() >= 2 else (0, 0)
+        hwc = isinstance(arr, np.ndarray) and arr.ndim == 3 and arr.shape[-1] in (3, 4)
+        h, w = (arr.shape[:2] if hwc else arr.shape[-2:]) if arr.ndim >= 2 else (0, 0)
         if h * w > max_pixels:
             raise ImageError(f"{name}: image is too large ({w}x{h} pixels, limit {max_pixels:,})")
         if isinstance(arr, np.ndarray):

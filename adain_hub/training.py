@@ -11,7 +11,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Literal, get_args, get_origin, get_type_hints
 
@@ -214,7 +214,7 @@ def train(
         raise ValueError(f"{output_dir}: the output folder is a file")
     content_spec = CropSpec(resize=config.resize, crop=config.image_size,
                             skip_grayscale=config.skip_grayscale in ("contents", "all"))
-    style_spec = CropSpec(resize=config.resize, crop=config.image_size, skip_grayscale=config.skip_grayscale == "all")
+    style_spec = replace(content_spec, skip_grayscale=config.skip_grayscale == "all")
     rank, world = accelerator.process_index, accelerator.num_processes
     start_step = 0
     latest = checkpoint_dirs(output_dir) if config.resume else []
