@@ -14,20 +14,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
-from adain_hub import load_model
+from adain_hub import Stylizer, load_model
 from adain_hub.evaluation import ssim_luminance
-from adain_hub.images import iter_image_files, load_image, pad_to_multiple, to_pil, to_tensor
-
-
-def reconstruct(model, photo: Image.Image) -> Image.Image:
-    x = to_tensor(photo)
-    h, w = x.shape[-2:]
-    with torch.no_grad():
-        out = model.decoder(model.encode(pad_to_multiple(x))[-1])
-    return to_pil(out[0, :, :h, :w])
+from adain_hub.images import iter_image_files, load_image
 
 
 def main() -> None:
@@ -37,7 +28,8 @@ def main() -> None:
     parser.add_argument("--sides", type=int, nargs="+", default=[256, 512], help="working sizes (longer side)")
     parser.add_argument("--limit", type=int, default=8)
     args = parser.parse_args()
-    model = load_model(args.model).eval()
+    # alpha 0 is the photo's own features, decoded: the stylizer's padding and cropping, no style
+    stylizer = Stylizer(load_model(args.model), backend="fp32", size=None)
     sides = sorted(args.sides)
     totals: dict[int, list[tuple[float, float]]] = {s: [] for s in sides}
     print("| photo | " + " | ".join(f"{s} px PSNR dB / SSIM" for s in sides) + " |")
@@ -48,7 +40,7 @@ def main() -> None:
         for side in sides:
             photo = src.copy()
             photo.thumbnail((side, side), Image.Resampling.LANCZOS)
-            out = reconstruct(model, photo)
+            out = stylizer.stylize(photo, photo, alpha=0.0)
             ref = src.copy()
             ref.thumbnail((sides[0], sides[0]), Image.Resampling.LANCZOS)
             out = out.resize(ref.size, Image.Resampling.LANCZOS)
