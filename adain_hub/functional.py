@@ -23,10 +23,8 @@ def calc_mean_std(feat: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
     if feat.dim() != 4:
         raise ValueError(f"expected a (N, C, H, W) feature map, got shape {tuple(feat.shape)}")
     n, c = feat.shape[:2]
-    flat = feat.reshape(n, c, -1).float()
-    mean = flat.mean(dim=2).view(n, c, 1, 1)
-    std = (flat.var(dim=2, unbiased=False) + eps).sqrt().view(n, c, 1, 1)
-    return mean, std
+    var, mean = torch.var_mean(feat.reshape(n, c, -1).float(), dim=2, correction=0)  # one pass
+    return mean.view(n, c, 1, 1), (var + eps).sqrt().view(n, c, 1, 1)
 
 
 def masked_mean_std(feat: Tensor, mask: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
@@ -41,9 +39,14 @@ def masked_mean_std(feat: Tensor, mask: Tensor, eps: float = EPS) -> tuple[Tenso
 def adaptive_instance_normalization(
     content_feat: Tensor, style_mean: Tensor, style_std: Tensor, eps: float = EPS
 ) -> Tensor:
-    """AdaIN (Huang & Belongie eq. 8): give the content features the style's channel mean and std."""
+    """AdaIN (Huang & Belongie eq. 8): give the content features the style's channel mean and std.
+
+    Computed as one multiply-add per element (``x * scale + shift``) rather than four passes:
+    at the lite model's size the transform was a third of a CPU stylization.
+    """
     c_mean, c_std = calc_mean_std(content_feat, eps)
-    return (content_feat.float() - c_mean) / c_std * style_std + style_mean
+    scale = style_std / c_std
+    return torch.addcmul(style_mean - c_mean * scale, content_feat.float(), scale)
 
 
 def adain(content_feat: Tensor, style_feat: Tensor, eps: float = EPS) -> Tensor:

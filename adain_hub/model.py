@@ -1,7 +1,14 @@
-"""The AdaIN network: a frozen normalised VGG-19 encoder to relu4_1 and a mirrored decoder.
+"""The AdaIN network, in one of two architectures chosen by :class:`AdaINConfig`.
 
-Both halves are built from one spec list (as timm builds VGG), with stages named after the
-layer they end at, so no code anywhere cuts the network by index.
+- ``"vgg19"`` (the paper's): a frozen normalised VGG-19 encoder to relu4_1 and a mirrored decoder.
+  Both halves are built from one spec list (as timm builds VGG), with stages named after the layer
+  they end at, so no code anywhere cuts the network by index.
+- ``"lite"``: a small trainable encoder and decoder (about 0.2 M parameters, ~25x less work than
+  VGG) that run at a quarter of the resolution, for CPUs; VGG-19 is only its loss network in
+  training. See :class:`LiteEncoder`.
+
+Either way the encoder maps an image to the features AdaIN transforms and the decoder maps them
+back, so the Stylizer, backends, CLI and app never ask which one they hold.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 import safetensors.torch
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from huggingface_hub.constants import SAFETENSORS_SINGLE_FILE
+import torch
 from torch import Tensor, nn
 
 from . import functional as AF
@@ -40,24 +48,53 @@ _DECODER_SPEC: list[tuple[str, int, int] | str] = [
 ]
 
 
+Architecture = Literal["vgg19", "lite"]
+ARCHITECTURES: tuple[str, ...] = ("vgg19", "lite")
+_DEFAULT_CHANNELS = {"vgg19": (64, 128, 256, 512), "lite": (16, 48)}
+
+
 @dataclass
 class AdaINConfig:
     """Architecture of the network; everything needed to rebuild it from ``config.json``.
 
-    ``channels`` are the widths of the four VGG blocks (the real VGG-19 is ``(64, 128, 256, 512)``;
-    tests use a tiny one). ``upsample`` is the decoder's 2x upsampling: ``"nearest"`` as in the
-    paper, or ``"bilinear"``, which gave fewer checkerboard artefacts in our experiments.
+    ``architecture`` is ``"vgg19"`` (the paper's) or ``"lite"`` (small, for CPUs). ``channels``
+    are its widths (default per architecture): for ``vgg19`` the four VGG blocks (the real VGG-19
+    is ``(64, 128, 256, 512)``; tests use a tiny one); for ``lite`` the half- and quarter-resolution
+    widths, ``(16, 48)``. ``upsample`` is the VGG decoder's 2x upsampling: ``"nearest"`` as in
+    the paper, or ``"bilinear"``, which gave fewer checkerboard artefacts in our experiments (the
+    lite decoder upsamples by pixel shuffle and ignores it). ``blocks`` is the number of residual
+    blocks on each side of the lite network's bottleneck.
     """
 
-    channels: tuple[int, int, int, int] = (64, 128, 256, 512)
+    channels: tuple[int, ...] | None = None
     upsample: Literal["nearest", "bilinear"] = "nearest"
+    architecture: Architecture = "vgg19"
+    blocks: int = 2
 
     def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        if self.channels is None:
+            self.channels = _DEFAULT_CHANNELS[self.architecture]
         self.channels = tuple(int(c) for c in self.channels)  # JSON gives lists back
-        if len(self.channels) != 4 or min(self.channels) <= 0:
-            raise ValueError(f"channels must be four positive widths, got {self.channels}")
+        want = len(_DEFAULT_CHANNELS[self.architecture])
+        if len(self.channels) != want or min(self.channels) <= 0:
+            raise ValueError(f"channels must be {want} positive widths for {self.architecture}, got {self.channels}")
         if self.upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {self.upsample!r}")
+        if int(self.blocks) != self.blocks or self.blocks < 1:
+            raise ValueError(f"blocks must be a positive whole number, got {self.blocks}")
+        self.blocks = int(self.blocks)
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels of the features AdaIN transforms (relu4_1 for VGG; both lite levels stacked)."""
+        return self.channels[3] if self.architecture == "vgg19" else 2 * self.channels[1]
+
+    @property
+    def downsample(self) -> int:
+        """How much smaller than the image those features are on each side."""
+        return 8 if self.architecture == "vgg19" else 4
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
@@ -134,14 +171,81 @@ class Decoder(nn.Module):
         return self.layers(t)
 
 
+class _Residual(nn.Module):
+    """``x + conv(relu(conv(x)))``: two reflection-padded 3x3 convolutions at constant width."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv1 = _conv(width, width)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv(width, width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(self.relu(self.conv1(x)))
+
+
+class LiteEncoder(nn.Module):
+    """Image -> ``(N, 2 * C, H / 4, W / 4)``: the small network's features, for CPUs.
+
+    Why this shape (chosen by measured CPU time, ``benchmarks/bench_lite.py``): no convolution
+    runs at full resolution (a pixel unshuffle folds 2x2 pixels into 12 channels first), the work
+    sits at a quarter resolution where convolutions are efficient, and the features of two depths
+    (after each residual block group) are stacked along channels. AdaIN is per channel, so
+    transforming the stack gives each depth its own style statistics, as MicroAST's multi-level
+    modulation does, while the Stylizer still sees one feature map.
+    """
+
+    def __init__(self, channels: tuple[int, ...], blocks: int = 2) -> None:
+        super().__init__()
+        half, quarter = channels
+        self.stem = nn.Sequential(OrderedDict(
+            unshuffle=nn.PixelUnshuffle(2), conv1=_conv(12, half), relu1=nn.ReLU(inplace=True),
+            down=nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(half, quarter, 3, stride=2)),
+            relu2=nn.ReLU(inplace=True),
+        ))
+        self.shallow = nn.Sequential(*[_Residual(quarter) for _ in range(max(1, blocks // 2))])
+        self.deep = nn.Sequential(*[_Residual(quarter) for _ in range(max(1, blocks - blocks // 2))])
+
+    def forward(self, x: Tensor, upto: str | None = None) -> list[Tensor]:
+        """``[features]``: a list of one, as :meth:`Encoder.forward` returns its stages."""
+        shallow = self.shallow(self.stem(x))
+        return [torch.cat([shallow, self.deep(shallow)], dim=1)]
+
+
+class LiteDecoder(nn.Module):
+    """``(N, 2 * C, h, w) -> (N, 3, 4h, 4w)``: the deep level through residual blocks, fused with
+    the shallow level by a 1x1 convolution, then two pixel-shuffle upsamplings."""
+
+    def __init__(self, channels: tuple[int, ...], blocks: int = 2) -> None:
+        super().__init__()
+        half, quarter = channels
+        self.quarter = quarter
+        self.deep = nn.Sequential(*[_Residual(quarter) for _ in range(max(1, blocks // 2))])
+        self.fuse = nn.Conv2d(2 * quarter, quarter, 1)
+        self.shallow = nn.Sequential(*[_Residual(quarter) for _ in range(max(1, blocks - blocks // 2))])
+        self.up = nn.Sequential(OrderedDict(
+            conv1=_conv(quarter, 4 * half), shuffle1=nn.PixelShuffle(2), relu1=nn.ReLU(inplace=True),
+            conv2=_conv(half, half), relu2=nn.ReLU(inplace=True),
+            to_rgb=_conv(half, 12), shuffle2=nn.PixelShuffle(2),  # no activation: clamped as an image
+        ))
+
+    def forward(self, t: Tensor) -> Tensor:
+        shallow, deep = t[:, : self.quarter], t[:, self.quarter :]
+        h = self.fuse(torch.cat([self.deep(deep), shallow], dim=1))
+        return self.up(self.shallow(h))
+
+
 MODEL_CARD_TEMPLATE = """---
 {{ card_data }}
 ---
 
 # AdaIN: arbitrary style transfer in real time
 
-A decoder trained for Adaptive Instance Normalization ([Huang & Belongie, ICCV 2017]({{ paper_url }})) on a frozen,
-normalised VGG-19 encoder. Code: {{ repo_url }}
+{% if lite %}A small encoder and decoder (adain-lite, for CPUs) trained for Adaptive Instance Normalization
+([Huang & Belongie, ICCV 2017]({{ paper_url }})), with a normalised VGG-19 as the loss network only.
+{% else %}A decoder trained for Adaptive Instance Normalization ([Huang & Belongie, ICCV 2017]({{ paper_url }})) on a frozen,
+normalised VGG-19 encoder.
+{% endif %}Code: {{ repo_url }}
 
 ```python
 from adain_hub import AdaIN, Stylizer
@@ -174,7 +278,8 @@ class AdaIN(
     """Arbitrary style transfer with Adaptive Instance Normalization (Huang & Belongie, ICCV 2017).
 
     ``AdaIN.from_pretrained(folder_or_repo_id)`` loads encoder and decoder from one safetensors
-    file. The encoder is frozen; only the decoder trains. For images, use :class:`adain_hub.Stylizer`.
+    file. With the VGG-19 architecture the encoder is frozen and only the decoder trains; the lite
+    one trains both. For images, use :class:`adain_hub.Stylizer`.
     """
 
     def __init__(self, config: AdaINConfig | dict | None = None) -> None:
@@ -182,9 +287,13 @@ class AdaIN(
         if isinstance(config, dict):  # as read back from config.json
             config = AdaINConfig(**config)
         self.config = config if config is not None else AdaINConfig()
-        self.encoder = Encoder(self.config.channels)
-        self.decoder = Decoder(self.config.channels, self.config.upsample)
-        self.encoder.requires_grad_(False)
+        if self.config.architecture == "lite":  # trained whole, with VGG-19 only as the loss network
+            self.encoder = LiteEncoder(self.config.channels, self.config.blocks)
+            self.decoder = LiteDecoder(self.config.channels, self.config.blocks)
+        else:  # the paper's: a frozen VGG-19 encoder, only the decoder trains
+            self.encoder = Encoder(self.config.channels)
+            self.decoder = Decoder(self.config.channels, self.config.upsample)
+            self.encoder.requires_grad_(False)
 
     @classmethod
     def _from_pretrained(
@@ -230,6 +339,7 @@ class AdaIN(
             kwargs["config"] = asdict(self.config)
         card = dict(kwargs.get("model_card_kwargs") or {})
         card.setdefault("repo_id", kwargs.get("repo_id") or str(save_directory))
+        card.setdefault("lite", not self.is_vgg)
         kwargs["model_card_kwargs"] = card
         return super().save_pretrained(save_directory, **kwargs)
 
@@ -241,17 +351,24 @@ class AdaIN(
         return super().push_to_hub(repo_id, **kwargs)
 
     def train(self, mode: bool = True) -> "AdaIN":
-        """Switch the decoder's mode; the frozen encoder always stays in eval mode."""
+        """Switch the trainable parts' mode; a frozen VGG encoder always stays in eval mode."""
         super().train(mode)
-        self.encoder.eval()
+        if self.is_vgg:
+            self.encoder.eval()
         return self
 
+    @property
+    def is_vgg(self) -> bool:
+        """Whether this is the paper's VGG-19 architecture (whose encoder can judge and teach)."""
+        return self.config.architecture == "vgg19"
+
     def encode(self, image: Tensor, upto: str = "relu4_1") -> list[Tensor]:
-        """Encoder features of an RGB batch in [0, 1], from relu1_1 up to ``upto``."""
+        """Encoder features of an RGB batch in [0, 1]; the last is what AdaIN transforms. VGG gives
+        every stage from relu1_1 up to ``upto``; lite gives its one feature map."""
         return self.encoder(image, upto)
 
     def decode(self, features: Tensor) -> Tensor:
-        """Decoder image (unclamped) from relu4_1-shaped features."""
+        """Decoder image (unclamped) from features shaped like ``encode(...)[-1]``."""
         return self.decoder(features)
 
     def forward(self, content: Tensor, style: Tensor, alpha: float = 1.0) -> Tensor:

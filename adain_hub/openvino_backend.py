@@ -79,7 +79,7 @@ def _convert(model: AdaIN, folder: Path) -> None:
     cpu = AdaIN(model.config)
     cpu.load_state_dict(model.state_dict())
     cpu = cpu.float().eval()
-    c4 = model.config.channels[3]
+    c4 = model.config.feature_channels
     example = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         feat = cpu.encode(example)[-1]

@@ -211,6 +211,8 @@ class Stylizer:
                 target = AF.adaptive_instance_normalization(c_feat, mean, std)
             else:
                 target = sum(wi * AF.whiten_colour(c_feat, *e.covariance()) for wi, e in zip(w, styles))
+        if alpha == 1.0:  # the common case: no blend pass over the features
+            return target
         return alpha * target + (1.0 - alpha) * c_feat
 
     @staticmethod

@@ -1,0 +1,91 @@
+"""The lite architecture: a configuration of the same AdaIN class, through every part that takes a model."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from adain_hub import AdaIN, AdaINConfig, Stylizer
+from adain_hub.backends import make_backend
+
+LITE = AdaINConfig(architecture="lite", channels=(4, 8), blocks=2)
+
+
+@pytest.fixture
+def lite_model() -> AdaIN:
+    torch.manual_seed(0)
+    return AdaIN(LITE).eval()
+
+
+def test_lite_shapes_stack_two_levels_at_a_quarter_resolution(lite_model):
+    x = torch.rand(2, 3, 64, 48)
+    feats = lite_model.encode(x)
+    assert len(feats) == 1 and feats[0].shape == (2, 16, 16, 12)
+    assert LITE.feature_channels == 16 and LITE.downsample == 4
+    assert lite_model.decode(feats[0]).shape == x.shape
+    # the two stacked levels differ (the deep one went through more blocks)
+    assert not torch.allclose(feats[0][:, :8], feats[0][:, 8:])
+
+
+def test_lite_trains_encoder_and_decoder(lite_model):
+    lite_model.train()
+    assert all(p.requires_grad for p in lite_model.parameters())
+    assert lite_model.encoder.training and not lite_model.is_vgg
+
+
+def test_default_lite_config_is_small():
+    config = AdaINConfig(architecture="lite")
+    assert config.channels == (16, 48)
+    params = sum(p.numel() for p in AdaIN(config).parameters())
+    assert params * 4 < 4_000_000  # the issue's 4 MB bound on the shipped file, in fp32
+    assert AdaINConfig().channels == (64, 128, 256, 512) and AdaINConfig().architecture == "vgg19"
+
+
+def test_lite_config_validation():
+    with pytest.raises(ValueError, match="architecture"):
+        AdaINConfig(architecture="resnet")
+    with pytest.raises(ValueError, match="2 positive widths for lite"):
+        AdaINConfig(architecture="lite", channels=(4, 8, 8, 16))
+    with pytest.raises(ValueError, match="blocks"):
+        AdaINConfig(architecture="lite", blocks=0)
+
+
+def test_lite_round_trip_is_bit_exact_and_strict(tmp_path, lite_model):
+    lite_model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config == {"architecture": "lite", "blocks": 2, "channels": [4, 8], "upsample": "nearest"}
+    assert "adain-lite" in (tmp_path / "README.md").read_text()
+    loaded = AdaIN.from_pretrained(tmp_path)
+    assert loaded.config == lite_model.config
+    assert set(load_file(tmp_path / "model.safetensors")) == set(lite_model.state_dict())
+    x, s = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 24, 24)
+    with torch.no_grad():
+        assert torch.equal(lite_model(x, s), loaded(x, s))
+
+
+@pytest.mark.parametrize("backend", ["fp32", "openvino"])
+def test_lite_runs_every_stylizer_feature(lite_model, fixtures, backend):
+    """Alpha, interpolation, masks, colour preservation and WCT all work on the lite features."""
+    stylizer = Stylizer(lite_model, backend=backend, size=72)
+    photo, a, b = fixtures / "chelsea.png", fixtures / "coffee.png", fixtures / "brick.png"
+    outputs = [
+        stylizer(photo, a, alpha=0.5),
+        stylizer(photo, [a, b], weights=[0.7, 0.3]),
+        stylizer(photo, [a, b], masks=torch.linspace(0, 1, 72).expand(1, 48, 72)),
+        stylizer(photo, a, preserve_color=True),
+        stylizer(photo, a, method="wct"),
+    ]
+    size = stylizer.prepare_content(photo).size
+    assert all(o.size == size for o in outputs)
+    assert len({o.tobytes() for o in outputs}) == len(outputs)  # each option changed the result
+
+
+def test_lite_openvino_matches_fp32(lite_model):
+    x = torch.rand(1, 3, 64, 80)
+    from adain_hub.openvino_backend import OpenVINOBackend
+
+    fp32, ov = make_backend(lite_model, "fp32"), OpenVINOBackend(lite_model, precision="f32")
+    feats = fp32.encode(x)
+    assert torch.allclose(ov.encode(x), feats, atol=1e-4, rtol=1e-3)
+    assert torch.allclose(ov.decode(feats), fp32.decode(feats), atol=1e-4, rtol=1e-3)
