@@ -51,8 +51,13 @@ HELP = {
     "skip_grayscale": "leave out grayscale images of the contents, of both datasets (all), or of none; "
                       "grayscale paintings (engravings, ink) are kept by default",
     "pretrained": "start from this model (folder or Hub id) and fine-tune it",
-    "encoder_from": "when not fine-tuning: the model whose VGG encoder to use (decoder starts fresh)",
+    "encoder_from": "the VGG-19 model whose encoder a fresh VGG decoder is trained for, and the loss network of "
+                    "a lite model",
     "upsample": "decoder upsampling for a fresh decoder: nearest (paper) or bilinear",
+    "architecture": "for a fresh model: vgg19 (the paper's; trains a decoder for --encoder-from's VGG encoder) or "
+                    "lite (a small network for CPUs, trained whole; --encoder-from's VGG is its loss network)",
+    "identity_weight": "weight of the identity loss (a photo decoded from its own features, compared in pixels; "
+                       "0: off)",
     "resume": "continue from the latest checkpoint in --output-dir",
     "seed": "random seed",
     "decode_threads": "threads decoding images for each stream (0: decode in the training loop)",

@@ -13,10 +13,11 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator, Literal, get_args, get_origin, get_type_hints
+from typing import Callable, Iterator, Literal, NamedTuple, get_args, get_origin, get_type_hints
 
 import torch
 from accelerate import Accelerator
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import functional as AF
@@ -63,6 +64,8 @@ class TrainConfig:
     pretrained: str | None = None
     encoder_from: str | None = None
     upsample: Literal["nearest", "bilinear"] = "nearest"
+    architecture: Literal["vgg19", "lite"] = "vgg19"
+    identity_weight: float = 0.0
     resume: bool = False
     seed: int = 0
     decode_threads: int = 0
@@ -82,7 +85,7 @@ class TrainConfig:
         if self.image_size < MIN_SIDE:
             raise ValueError(f"image_size must be at least {MIN_SIDE} (the encoder works at 1/8 of it), "
                              f"got {self.image_size}")
-        for name in ("lr", "lr_decay", "content_weight", "style_weight"):
+        for name in ("lr", "lr_decay", "content_weight", "style_weight", "identity_weight"):
             if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)}")
         for name, hint in get_type_hints(TrainConfig).items():
@@ -91,26 +94,62 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
 
 
+class StepLosses(NamedTuple):
+    """What one training forward pass gives: the three unweighted losses and the stylized batch."""
+
+    content: Tensor
+    style: Tensor
+    identity: Tensor
+    output: Tensor
+
+
 class StyleTransferLoss(nn.Module):
     """The training forward pass as a module, so DDP sees one forward per step.
 
-    Returns ``(content_loss, style_loss, output)`` for a content and a style batch.
+    Losses are AdaIN's, measured by a VGG-19 ``loss_network``: content is the MSE between the
+    output's relu4_1 and AdaIN of the photo's relu4_1 to the painting's; style, the mean/std loss
+    over relu1_1..relu4_1. For the VGG architecture the loss network is the model's own frozen
+    encoder (pass none); a lite model is given one. With ``identity=True`` the photo is also
+    decoded from its own features and compared with itself in pixels (the identity loss of SANet,
+    Park & Lee 2019): AdaIN of a photo with its own statistics is the identity, so this is what
+    makes a photo stylized with itself come back unchanged (self-style PSNR).
     """
 
-    def __init__(self, model: AdaIN) -> None:
+    def __init__(self, model: AdaIN, loss_network: nn.Module | None = None, identity: bool = False) -> None:
         super().__init__()
+        if loss_network is None and not model.is_vgg:
+            raise ValueError("a lite model needs a VGG-19 loss network")
         self.model = model
+        self.loss_network = loss_network  # registered only when separate, so checkpoints keep their keys
+        self.identity = identity
 
-    def forward(self, content: Tensor, style: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def vgg(self, image: Tensor) -> list[Tensor]:
+        """relu1_1 ... relu4_1 of the loss network."""
+        return (self.loss_network or self.model.encoder)(image)
+
+    def forward(self, content: Tensor, style: Tensor) -> StepLosses:
+        one_style = style.shape[0] == 1 and content.shape[0] > 1
         with torch.no_grad():
-            c = self.model.encode(content)[-1]
-            style_feats = self.model.encode(style)
-            if style.shape[0] == 1 and content.shape[0] > 1:
+            style_feats = self.vgg(style)
+            if one_style:
                 style_feats = [f.expand(content.shape[0], -1, -1, -1) for f in style_feats]
-            target = AF.adain(c, style_feats[-1]).to(c.dtype)
-        output = self.model.decode(target)
-        out_feats = self.model.encode(output)
-        return AF.content_loss(out_feats[-1], target), AF.style_loss(out_feats, style_feats), output
+            c_vgg = self.vgg(content)[-1]
+            target = AF.adain(c_vgg, style_feats[-1]).to(c_vgg.dtype)  # the content loss's target
+        if self.model.is_vgg:
+            c, t = c_vgg, target  # the model's own features: nothing more to encode
+        else:
+            c = self.model.encode(content)[-1]
+            s = self.model.encode(style)[-1]
+            t = AF.adain(c, s.expand(c.shape[0], -1, -1, -1) if one_style else s).to(c.dtype)
+        if self.identity:  # one decoder call for both: the stylized batch and the reconstruction
+            decoded = self.model.decode(torch.cat([t, c]))
+            output, rebuilt = decoded[: c.shape[0]], decoded[c.shape[0] :]
+            identity = F.mse_loss(rebuilt.float(), content.float())
+        else:
+            output, identity = self.model.decode(t), content.new_zeros((), dtype=torch.float32)
+        out_feats = self.vgg(output)
+        return StepLosses(AF.content_loss(out_feats[-1], target), AF.style_loss(out_feats, style_feats),
+                          identity, output)
 
 
 def resolve_mixed_precision(name: str) -> str:
@@ -123,17 +162,36 @@ def resolve_mixed_precision(name: str) -> str:
     return "bf16" if cpu_has_bf16() else "no"
 
 
-def build_model(config: TrainConfig) -> AdaIN:
-    """The starting model: ``pretrained`` as is (fine-tuning), or ``encoder_from``'s encoder with a
-    fresh decoder (training from scratch)."""
+def build_model(config: TrainConfig) -> tuple[AdaIN, nn.Module | None]:
+    """The starting model and, for a lite model, its VGG-19 loss network.
+
+    ``pretrained`` is fine-tuned as it is (its own architecture); otherwise a fresh model of
+    ``architecture``: a VGG decoder on ``encoder_from``'s encoder, or a whole lite network. A lite
+    model always takes ``encoder_from``'s VGG encoder as its loss network.
+    """
     if config.pretrained:
-        return load_model(config.pretrained)
-    if not config.encoder_from:
+        model = load_model(config.pretrained)
+    elif not config.encoder_from:
         raise ValueError("give pretrained (to fine-tune) or encoder_from (a model whose encoder to use)")
-    source = load_model(config.encoder_from)
-    model = AdaIN(AdaINConfig(channels=source.config.channels, upsample=config.upsample))
-    model.encoder.load_state_dict(source.encoder.state_dict())
-    return model
+    elif config.architecture == "lite":
+        model = AdaIN(AdaINConfig(architecture="lite"))
+    else:
+        model = None
+    if model is not None and not model.is_vgg and not config.encoder_from:
+        raise ValueError("a lite model trains with a VGG-19 loss network: give encoder_from (a VGG model, "
+                         "such as the bundled model_card)")
+    source = load_model(config.encoder_from) if config.encoder_from and (model is None or not model.is_vgg) else None
+    if source is not None and not source.is_vgg:
+        raise ValueError(f"{config.encoder_from}: encoder_from must be a VGG-19 model, this one is "
+                         f"{source.config.architecture}")
+    if model is None:
+        model = AdaIN(AdaINConfig(channels=source.config.channels, upsample=config.upsample))
+        model.encoder.load_state_dict(source.encoder.state_dict())
+        return model, None
+    if model.is_vgg:
+        return model, None
+    loss_network = source.encoder.eval().requires_grad_(False)
+    return model, loss_network
 
 
 def resolve_balance(config: TrainConfig, dataset_features: list[str]) -> str | None:
@@ -198,12 +256,14 @@ def train(
     ``on_sample(step, grid)`` with a (content | style | output) image grid every ``sample_every``.
     """
     output_dir = Path(config.output_dir)
-    model = build_model(config)
+    model, loss_network = build_model(config)
     model.train()
     model = model.to(memory_format=torch.channels_last)  # faster convs with bf16 on AMX CPUs and GPUs
+    if loss_network is not None:
+        loss_network = loss_network.to(memory_format=torch.channels_last)
     torch.backends.cudnn.benchmark = True
-    loss_module = StyleTransferLoss(model)
-    params = [p for p in model.decoder.parameters()]
+    loss_module = StyleTransferLoss(model, loss_network, identity=config.identity_weight > 0)
+    params = [p for p in model.parameters() if p.requires_grad]  # the VGG decoder, or all of lite
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(params, lr=config.lr)
     else:
@@ -256,8 +316,8 @@ def train(
             content = content.to(accelerator.device, memory_format=torch.channels_last)
             style = style.to(accelerator.device, memory_format=torch.channels_last)
             with accelerator.autocast():
-                loss_c, loss_s, output = loss_module(content, style)
-                loss = config.content_weight * loss_c + config.style_weight * loss_s
+                loss_c, loss_s, loss_id, output = loss_module(content, style)
+                loss = config.content_weight * loss_c + config.style_weight * loss_s + config.identity_weight * loss_id
             accelerator.backward(loss)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -265,7 +325,7 @@ def train(
             continue
         scheduler.step()
         step += 1
-        logs = {"loss": loss.item(), "content": loss_c.item(), "style": loss_s.item(),
+        logs = {"loss": loss.item(), "content": loss_c.item(), "style": loss_s.item(), "identity": loss_id.item(),
                 "lr": scheduler.get_last_lr()[0], "skipped": skipped}
         accelerator.log(logs, step=step)
         if on_step and accelerator.is_main_process:
@@ -308,12 +368,16 @@ def card_details(config: TrainConfig, step: int, logs: dict[str, float]) -> dict
             "lr_decay": config.lr_decay,
             "batch": f"{config.batch_size} contents x {config.styles_per_batch} styles",
             "crops": f"{config.image_size} px from images resized to {config.resize}",
+            "architecture": config.architecture if not config.pretrained else "as pretrained",
             "started_from": (f"{config.pretrained} (fine-tuned)" if config.pretrained
+                             else f"a fresh lite network, {config.encoder_from}'s VGG-19 as loss network"
+                             if config.architecture == "lite"
                              else f"a fresh decoder on {config.encoder_from}'s encoder"),
+            "identity_weight": config.identity_weight,
             "content_dataset": config.content_dataset,
             "style_dataset": config.style_dataset,
             "grayscale_skipped": config.skip_grayscale,
             "style_weight": config.style_weight,
-            "final_losses": {k: round(v, 4) for k, v in logs.items() if k in ("content", "style", "loss")},
+            "final_losses": {k: round(v, 4) for k, v in logs.items() if k in ("content", "style", "identity", "loss")},
         }
     }

@@ -47,7 +47,7 @@ class Variant:
         start = time.perf_counter()
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else nullcontext()
         with autocast:
-            content_loss, style_loss, _ = self.loss(self.content, self.style)
+            content_loss, style_loss, _, _ = self.loss(self.content, self.style)
             loss = content_loss + 10.0 * style_loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
