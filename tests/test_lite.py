@@ -89,3 +89,32 @@ def test_lite_openvino_matches_fp32(lite_model):
     feats = fp32.encode(x)
     assert torch.allclose(ov.encode(x), feats, atol=1e-4, rtol=1e-3)
     assert torch.allclose(ov.decode(feats), fp32.decode(feats), atol=1e-4, rtol=1e-3)
+
+
+def test_cli_stylizes_and_evaluates_a_lite_model(lite_model, fixtures, tmp_path, capsys):
+    """`adain stylize` and `adain eval` take a lite folder; eval scores it with a VGG judge, and a
+    lite model cannot be the judge."""
+    from adain_hub.cli import main
+    from adain_hub.images import load_image
+
+    from .conftest import TINY
+
+    lite_dir, vgg_dir = tmp_path / "lite", tmp_path / "vgg"
+    lite_model.save_pretrained(lite_dir)
+    AdaIN(TINY).save_pretrained(vgg_dir)
+    out = tmp_path / "out"
+    code = main(["stylize", str(fixtures / "chelsea.png"), "--style", str(fixtures / "coffee.png"), "--size", "64",
+                 "--model", str(lite_dir), "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert (out / "chelsea.png").is_file()
+
+    c, s = tmp_path / "content", tmp_path / "style"
+    c.mkdir(), s.mkdir()
+    load_image(fixtures / "astronaut.png").resize((64, 64)).save(c / "a.png")
+    load_image(fixtures / "brick.png").resize((64, 64)).save(s / "b.png")
+    common = ["eval", "--contents", str(c), "--styles", str(s), "--model", str(lite_dir), "--backend", "fp32",
+              "--size", "64", "--sweep-pairs", "0"]
+    assert main([*common, "--out", str(tmp_path / "ev"), "--judge", str(vgg_dir)]) == 0, capsys.readouterr().err
+    assert (tmp_path / "ev" / "pairs.csv").is_file()
+    assert main([*common, "--out", str(tmp_path / "ev2"), "--judge", str(lite_dir)]) == 2
+    assert "must be a VGG-19 model" in capsys.readouterr().err
