@@ -42,8 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "splits white/black between them")
     p.add_argument("--size", type=int, default=512, help="cap on the longer side, in pixels; smaller photos keep their size (default 512)")
     p.add_argument("--method", choices=["adain", "wct"], default="adain", help="feature transform (default adain)")
-    p.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp32"], default="auto",
-                   help="inference engine (default auto: the fastest available)")
+    p.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"], default="auto",
+                   help="inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the network runs (default auto: a CUDA GPU when there is one)")
     p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="model folder or Hub id (default: bundled model)")
     p.set_defaults(func=cmd_stylize)
@@ -65,8 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--judge", default=DEFAULT_MODEL,
                    help="VGG-19 model whose fp32 encoder scores every method (default: bundled model; a lite "
                         "--model is scored by it too)")
-    e.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp32"], default="auto",
+    e.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"], default="auto",
                    help="backend our model runs on (the judge is always fp32 PyTorch)")
+    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where our model and the judge run (default auto: a CUDA GPU when there is one)")
     e.add_argument("--size", type=int, default=512, help="cap on the longer side of contents and styles")
     e.add_argument("--limit-contents", type=int, default=None, metavar="N", help="use the first N contents")
     e.add_argument("--limit-styles", type=int, default=None, metavar="N", help="use the first N styles")
@@ -178,7 +182,7 @@ def _stylize(args: argparse.Namespace) -> int:
     if not files:
         return FAILURE
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.device)
     try:
         stylizer = Stylizer(model, backend=args.backend, size=args.size, style_size=args.size)
     except Exception as exc:
@@ -296,12 +300,19 @@ def _save_atomic(image: Image.Image, path: Path) -> None:
         raise
 
 
-def _load_model(model_id: str) -> AdaIN:
-    """The model from a folder or a Hub id, or a one-line reason why not."""
+def _load_model(model_id: str, device: str = "cpu") -> AdaIN:
+    """The model from a folder or a Hub id on ``device`` (``auto``: CUDA when there is a GPU), or
+    a one-line reason why not."""
+    import torch
+
     from .hub import ModelLoadError, load_model
 
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise CliError("--device cuda: no CUDA GPU is available here (use --device cpu)", USAGE_ERROR)
     try:
-        return load_model(model_id)
+        return load_model(model_id).to(device)
     except ModelLoadError as exc:
         raise CliError(str(exc)) from None
 
@@ -355,9 +366,10 @@ def _eval(args: argparse.Namespace) -> int:
         if not found:
             raise CliError(f"{folder}: no readable images in this folder")
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.device)
     try:  # the judge is a VGG model; a lite model is scored by the default (bundled) VGG judge
-        judge = ev.Judge(model if args.judge == args.model and model.is_vgg else _load_model(args.judge), args.size)
+        judge = ev.Judge(model if args.judge == args.model and model.is_vgg
+                         else _load_model(args.judge, args.device), args.size)
     except ValueError as exc:
         raise CliError(f"--judge {args.judge}: {exc}", USAGE_ERROR) from None
     try:  # no content cache while timing: every call pays for encoding its photo, as a user's would

