@@ -195,12 +195,14 @@ def make_stylize_fn(stylizer: Stylizer):
 def _examples() -> list[list[Any]]:
     """Rows for ``gr.Examples``: content, style 1, style 2, mask, alpha, keep colours."""
     e = lambda name: str(EXAMPLES / name)  # noqa: E731
-    rows = [
-        [e("astronaut.jpg"), e("brick.jpg"), None, None, 0.8, False],
-        [e("chelsea.jpg"), e("coffee.jpg"), None, None, 0.8, False],
-        [e("rocket.jpg"), e("gravel.jpg"), None, None, 0.7, True],
-        [e("coffee.jpg"), e("grass.jpg"), e("brick.jpg"), None, 1.0, False],
-        [e("astronaut.jpg"), e("coffee.jpg"), e("gravel.jpg"), e("mask_ellipse.png"), 1.0, False],
+    rows = [  # paintings: public domain, credited in examples/PAINTINGS.md
+        [e("astronaut.jpg"), e("van_gogh_madame_roulin.jpg"), None, None, 0.8, False],
+        [e("chelsea.jpg"), e("kandinsky_improvisation_30.jpg"), None, None, 1.0, False],
+        [e("coffee.jpg"), e("marc_the_bewitched_mill.jpg"), None, None, 0.8, False],
+        [e("rocket.jpg"), e("gauguin_mahana_no_atua.jpg"), None, None, 0.8, True],
+        [e("chelsea.jpg"), e("kandinsky_houses_at_murnau.jpg"), e("hartley_movement.jpg"), None, 1.0, False],
+        [e("astronaut.jpg"), e("cezanne_the_card_players.jpg"), e("manet_peonies.jpg"), e("mask_ellipse.png"), 1.0,
+         False],
     ]
     return [row for row in rows if all(not isinstance(v, str) or Path(v).exists() for v in row)]
 

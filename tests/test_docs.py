@@ -68,7 +68,8 @@ def test_quick_start_command_runs_as_written(tmp_path: Path) -> None:
     done = subprocess.run([str(script), *argv[1:]], cwd=tmp_path, env=dict(os.environ, HF_HUB_OFFLINE="1"),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    inputs = [Path(a) for a in argv if a.startswith("tests/fixtures/")]
+    inputs = [Path(a) for a in argv[2 : argv.index("--style")]]  # adain stylize PHOTO... --style PAINTING
+    assert inputs and all((ROOT / p).is_file() for p in inputs)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{p.stem}.png" for p in inputs)
     for path in inputs:
         photo, out = Image.open(ROOT / path), Image.open(tmp_path / "out" / f"{path.stem}.png")
