@@ -33,11 +33,19 @@ def open_stream(
     streaming: bool = True,
 ) -> IterableDataset:
     """A Hub dataset id or a local folder (read as ``imagefolder``, sub-folder names as ``label``)
-    as an undecoded stream of examples."""
+    as an undecoded stream of examples.
+
+    A folder's files all belong to ``split``: left to itself, ``datasets`` infers splits from file
+    names, and a folder holding ``bullet_train.jpg`` then has a train split of that one image (and
+    the rest in no split) -- which is how ``train/content`` read as one photo of 1,500. A folder
+    with a ``split`` sub-folder (``train/``, ``test/``) is read from that sub-folder."""
     folder = Path(source).expanduser()
+    if folder.is_dir() and (folder / split).is_dir():
+        folder = folder / split
     try:
         if folder.is_dir():
-            ds = load_dataset("imagefolder", data_dir=str(folder), split=split, streaming=streaming)
+            ds = load_dataset("imagefolder", data_dir=str(folder), data_files={split: "**"}, split=split,
+                              streaming=streaming)
         else:
             ds = load_dataset(source, split=split, streaming=streaming)
     except (FileNotFoundError, ConnectionError, ValueError) as exc:
@@ -49,6 +57,8 @@ def open_stream(
     ds = ds.cast_column(image_column, ImageFeature(decode=False))
     if not isinstance(ds, IterableDataset):
         ds = ds.to_iterable_dataset()
+    if folder.is_dir() and next(iter(ds), None) is None:  # explicit data_files make an empty split, not an error
+        raise ValueError(f"{source}: no images in this folder that datasets' imagefolder can read")
     return ds
 
 
