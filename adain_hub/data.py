@@ -315,8 +315,9 @@ def random_crops(images: list[Tensor], crop: int, rng: random.Random) -> Tensor:
 
 @dataclass
 class PoolSummary:
-    """What a pool was filled with, for the log: images kept, refusals by reason, whether the whole
-    source fitted (then it is never refreshed) and the memory the images take."""
+    """What a pool was filled with, for the log: images kept, labels balanced over (0: not balanced),
+    refusals by reason, whether the whole source fitted (then it is never refreshed) and the memory
+    the images take."""
 
     name: str
     images: int
@@ -530,7 +531,8 @@ class ImagePool:
         with self._lock:
             refused = dict(self.refused)
         return PoolSummary(
-            name=self.name, images=len(self.images), labels=len(self.by_label), fits_whole=self.fits_whole,
+            name=self.name, images=len(self.images), labels=len(self.by_label) if self.label_column else 0,
+            fits_whole=self.fits_whole,
             megabytes=round(sum(t.numel() for t in self.images) / 1e6, 1), refused=refused,
             feed_error=self.feed_error,
         )

@@ -303,8 +303,9 @@ def make_feeds(config: TrainConfig, accelerator: Accelerator, seed: int) -> tupl
         raise
     for pool in (content_pool, style_pool):
         s = pool.summary()
-        logger.info("%s: %d images (%d labels, %.0f MB on %s, %s), refused: %s", s.name, s.images, s.labels,
-                    s.megabytes, device, "the whole set" if s.fits_whole else "refreshed from the stream",
+        logger.info("%s: %d images%s, %.0f MB on %s, %s; refused: %s", s.name, s.images,
+                    f" in {s.labels} labels drawn evenly" if s.labels else "", s.megabytes, device,
+                    "the whole set" if s.fits_whole else "refreshed from the stream",
                     ", ".join(f"{r} {n}" for r, n in s.refused.items()) or "none")
     return (Feed(config.batch_size, device, pool=content_pool),
             Feed(config.styles_per_batch, device, pool=style_pool))

@@ -21,7 +21,8 @@ set -x
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True HF_HUB_OFFLINE=1
 nvidia-smi --query-gpu=name,memory.total --format=csv
-python3 -c "import torch, datasets, accelerate; print(torch.__version__, datasets.__version__, accelerate.__version__)"
+python3 -c "import torch, datasets, accelerate; print(torch.__version__, datasets.__version__, accelerate.__version__)" || exit 1
+python3 -c "from PIL import features; assert features.check('webp'), 'this Pillow cannot read the WebP training set'" || exit 1
 ENCODER=${ENCODER:-model_card}
 MIN=$1; shift
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 15 > "$OUT/gpu.csv" 2>/dev/null &
