@@ -354,15 +354,29 @@ def train(
     contents, styles = make_feeds(config, accelerator, seed)
     data_seconds = time.perf_counter() - data_started
     try:
-        return _train_loop(config, accelerator, model, loss_module, optimizer, scheduler, contents, styles,
+        return _train_loop(config, accelerator, loss_module, optimizer, scheduler, contents, styles,
                            latest, start_step, data_seconds, on_step, on_sample)
     finally:
         contents.close()
         styles.close()
 
 
-def _train_loop(config, accelerator, model, loss_module, optimizer, scheduler, contents: Feed, styles: Feed,
-                latest, start_step: int, data_seconds: float, on_step, on_sample) -> AdaIN:
+def _train_loop(
+    config: TrainConfig,
+    accelerator: Accelerator,
+    loss_module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    contents: Feed,
+    styles: Feed,
+    latest: list[Path],
+    start_step: int,
+    data_seconds: float,
+    on_step: StepCallback | None,
+    on_sample: Callable[[int, Tensor], None] | None,
+) -> AdaIN:
+    """The loop of :func:`train`, once the model, optimizer and feeds exist (the feeds are closed by
+    the caller, whatever happens here)."""
     output_dir, rank = Path(config.output_dir), accelerator.process_index
     # the scheduler is stepped per optimizer step by us, not prepared (a prepared one steps once
     # per process), and registered so that save_state/load_state keep it

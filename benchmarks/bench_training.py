@@ -147,10 +147,15 @@ def data_path(args: argparse.Namespace) -> list[str]:
         for pool in (pool_c, pool_s):
             to_device_batch(pool.sample(args.batch)[0], cpu)
 
-    times: dict[str, list[float]] = {"old": [], "new": []}
+    def new_host() -> None:  # what is left on the host when the pool lives on a GPU
+        for pool in (pool_c, pool_s):
+            pool.sample(args.batch)
+
+    times: dict[str, list[float]] = {"old": [], "new": [], "host": []}
     for _ in range(args.rounds):
         times["old"].append(_time_batches(old, args.data_batches))
         times["new"].append(_time_batches(new, args.data_batches))
+        times["host"].append(_time_batches(new_host, args.data_batches))
     images = 2 * args.batch * args.data_batches
     rate = {k: images / statistics.median(v) for k, v in times.items()}
     return [
@@ -161,6 +166,8 @@ def data_path(args: argparse.Namespace) -> list[str]:
         f"{rate['old'] / (2 * args.batch):.1f} | 1.0x |",
         f"| new: `ImagePool.sample` + float conversion | {rate['new']:.0f} | {rate['new'] / (2 * args.batch):.1f} | "
         f"{rate['new'] / rate['old']:.0f}x |",
+        f"| new, crops only (`ImagePool.sample`, uint8; the float conversion is the device's work on a GPU) | "
+        f"{rate['host']:.0f} | {rate['host'] / (2 * args.batch):.1f} | {rate['host'] / rate['old']:.0f}x |",
         f"\nThe pools' one-off fill: {fill:.1f} s for {sc.images} photos ({sc.megabytes:.0f} MB) and {ss.images} "
         f"paintings in {ss.labels} styles ({ss.megabytes:.0f} MB); refused: "
         f"{', '.join(f'{r} {n}' for r, n in {**sc.refused, **ss.refused}.items()) or 'none'}.\n",
