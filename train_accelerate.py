@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import re
 import sys
@@ -39,7 +40,7 @@ HELP = {
     "batch_size": "content images per step and process",
     "styles_per_batch": "style images per step: 1 or the batch size",
     "image_size": "side of the random square crops",
-    "resize": "shorter side images are resized to before cropping",
+    "resize": "shorter side images are brought down to before cropping (never up: smaller ones keep their size)",
     "content_weight": "weight of the content loss",
     "style_weight": "weight of the style loss",
     "max_steps": "stop after this many optimizer steps (counting from step 0, across resumes)",
@@ -60,11 +61,22 @@ HELP = {
                        "0: off)",
     "resume": "continue from the latest checkpoint in --output-dir",
     "seed": "random seed",
-    "decode_threads": "threads decoding images for each stream (0: decode in the training loop)",
+    "decode_threads": "threads decoding images for each stream (0: with --loader pool, up to 8; "
+                      "with --loader stream, decode in the training loop)",
     "time_limit_minutes": "stop (with a checkpoint and a saved model) after this many minutes",
     "mixed_precision": "auto (bf16 where the GPU or CPU runs it natively, else fp32), no, bf16 or fp16",
     "log_with": "tracker: tensorboard or none",
     "record_seen": "write the file names each process trained on to OUTPUT_DIR/seen/rank_N.tsv",
+    "loader": "pool: decode each image once into memory on the training device and cut crops and flips there; "
+              "stream: decode every crop's image again on the host (the old loader, for comparison)",
+    "pool_size": "images each pool holds (contents and styles each); a dataset that fits is read once, "
+                 "a larger one (a Hub dataset) is refreshed from its stream",
+    "pool_refresh": "for datasets larger than --pool-size: new images swapped into a pool per step, at most "
+                    "(0: never)",
+    "max_upscale": "images whose shorter side is under --image-size are upscaled to it only up to this factor, "
+                   "and left out beyond it (1: never upscale)",
+    "compile": "torch.compile the forward and backward pass (minutes to compile; falls back to eager if it fails)",
+    "log_every": "read the losses (which waits for the GPU) and log every N steps",
 }
 
 
@@ -81,7 +93,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         if isinstance(default, bool):
             parser.add_argument(flag, action="store_true", help=f"{HELP[f.name]} (default: off)")
             continue
-        kind = {"time_limit_minutes": float}.get(f.name) or (type(default) if default is not None else str)
+        kind = {"time_limit_minutes": float, "max_upscale": float}.get(f.name) or (
+            type(default) if default is not None else str)
         choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is typing.Literal else None
         choices = list(RECIPES) if f.name == "recipe" else choices
         parser.add_argument(flag, type=kind, default=None, choices=choices,
@@ -124,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
               f"check --mixed-precision and --log-with", file=sys.stderr)
         return 2
     set_seed(config.seed + accelerator.process_index)
+    if accelerator.is_main_process:  # the pools' contents, refusals and memory: one line each
+        logging.basicConfig(format="%(message)s")
+        logging.getLogger("adain_hub").setLevel(logging.INFO)
     bars: list[tqdm] = []  # made at the first step, so a run that fails to start prints no empty bar
     samples = Path(config.output_dir) / "samples"
 
@@ -132,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             bars.append(tqdm(total=config.max_steps, initial=step - 1, desc="training", unit="step"))
         bar = bars[0]
         bar.update(1)
+        # refresh=False: the bar redraws at its own pace, not once per step (100+ steps/s on a GPU)
         bar.set_postfix(loss=f"{logs['loss']:.3f}", content=f"{logs['content']:.3f}",
-                        style=f"{logs['style']:.3f}", skipped=int(logs["skipped"]))
+                        style=f"{logs['style']:.3f}", skipped=int(logs["skipped"]),
+                        steps_s=f"{logs['steps_per_s']:.1f}", img_s=f"{logs['images_per_s']:.0f}", refresh=False)
 
     def on_sample(step: int, grid) -> None:
         from torchvision.utils import save_image

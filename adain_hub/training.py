@@ -7,25 +7,31 @@ parser); architecture settings live only in :class:`~adain_hub.model.AdaINConfig
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import platform
 import shutil
 import time
+import warnings
+from collections import deque
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Literal, NamedTuple, get_args, get_origin, get_type_hints
 
 import torch
-from accelerate import Accelerator
 import torch.nn.functional as F
+from accelerate import Accelerator
 from torch import Tensor, nn
 
 from . import functional as AF
 from .backends import cpu_has_bf16
-from .data import CropSpec, crop_loader, open_stream
+from .data import CropSpec, ImagePool, crop_loader, image_pool, open_stream
 from .hub import load_model
-from .images import MIN_SIDE
+from .images import MIN_SIDE, one_line
 from .model import AdaIN, AdaINConfig
+
+logger = logging.getLogger(__name__)
 
 RECIPES: dict[str, dict] = {
     # Huang & Belongie 2017: Adam 1e-4 with inverse decay 5e-5, 8 contents x 8 styles, 256 crops of 512.
@@ -73,13 +79,20 @@ class TrainConfig:
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     log_with: str | None = "tensorboard"
     record_seen: bool = False
+    # data feeding and the step's mechanics (issue 9)
+    loader: Literal["pool", "stream"] = "pool"
+    pool_size: int = 4096
+    pool_refresh: int = 1
+    max_upscale: float = 1.0
+    compile: bool = False
+    log_every: int = 10
 
     def __post_init__(self) -> None:
         if self.styles_per_batch not in (1, self.batch_size):
             raise ValueError(f"styles_per_batch must be 1 or equal to batch_size ({self.batch_size}), "
                              f"got {self.styles_per_batch}")
         for name in ("batch_size", "image_size", "max_steps", "checkpoint_every", "sample_every",
-                     "gradient_accumulation_steps", "checkpoints_kept"):
+                     "gradient_accumulation_steps", "checkpoints_kept", "pool_size", "log_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.image_size < MIN_SIDE:
@@ -88,6 +101,10 @@ class TrainConfig:
         for name in ("lr", "lr_decay", "content_weight", "style_weight", "identity_weight"):
             if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)}")
+        if self.pool_refresh < 0:
+            raise ValueError(f"pool_refresh must be 0 or more, got {self.pool_refresh}")
+        if not math.isfinite(self.max_upscale) or self.max_upscale < 1:
+            raise ValueError(f"max_upscale must be at least 1 (1: never upscale), got {self.max_upscale}")
         for name, hint in get_type_hints(TrainConfig).items():
             allowed = get_args(hint) if get_origin(hint) is Literal else ()
             if allowed and getattr(self, name) not in allowed:
@@ -125,7 +142,7 @@ class StyleTransferLoss(nn.Module):
 
     def vgg(self, image: Tensor) -> list[Tensor]:
         """relu1_1 ... relu4_1 of the loss network."""
-        return (self.loss_network or self.model.encoder)(image)
+        return (self.loss_network if self.loss_network is not None else self.model.encoder)(image)
 
     def forward(self, content: Tensor, style: Tensor) -> StepLosses:
         one_style = style.shape[0] == 1 and content.shape[0] > 1
@@ -241,6 +258,117 @@ def endless(loader) -> Iterator:
         yield from loader
 
 
+def to_device_batch(batch: Tensor, device: torch.device) -> Tensor:
+    """Crops as the network takes them: float32 in [0, 1], channels_last, on ``device``. uint8
+    crops (from a pool) become floats there, so only a quarter of the bytes ever cross a bus."""
+    batch = batch.to(device, non_blocking=True)
+    if batch.dtype == torch.uint8:
+        return batch.to(torch.float32, memory_format=torch.channels_last).div_(255.0)
+    return batch.contiguous(memory_format=torch.channels_last)
+
+
+class Feed:
+    """One stream of training batches for the loop: an :class:`~adain_hub.data.ImagePool` (images
+    decoded once, crops and flips cut on the device: ``loader="pool"``) or the per-step decoding
+    DataLoader of :func:`~adain_hub.data.crop_loader` (``loader="stream"``, kept to compare)."""
+
+    def __init__(self, batch_size: int, device: torch.device, pool: ImagePool | None = None, loader=None) -> None:
+        self.batch_size, self.device, self.pool = batch_size, device, pool
+        self._batches = endless(loader) if loader is not None else None
+        self._skipped = 0
+
+    def next(self) -> tuple[Tensor, list[str]]:
+        if self.pool is not None:
+            crops, names = self.pool.sample(self.batch_size)
+        else:
+            crops, skipped, names = next(self._batches)
+            self._skipped += int(skipped.sum())
+        return to_device_batch(crops, self.device), list(names)
+
+    @property
+    def skipped(self) -> int:
+        return self.pool.skipped if self.pool is not None else self._skipped
+
+    def refresh(self, max_images: int) -> None:
+        if self.pool is not None and max_images:
+            self.pool.refresh(max_images)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+class Throughput:
+    """Steps/s and images/s over the last ``window`` steps, from the host clock. The loop reads
+    losses (a device sync) every ``log_every`` steps, so the host cannot run ahead of the device by
+    more than that and a window of several log intervals measures the device's pace."""
+
+    def __init__(self, images_per_step: int, window: int) -> None:
+        self.images_per_step = images_per_step
+        self.marks: deque[tuple[float, int]] = deque(maxlen=window + 1)
+        self.first: tuple[float, int] | None = None  # after the first step (compilation, cudnn autotuning)
+
+    def tick(self, step: int) -> None:
+        now = time.perf_counter()
+        self.marks.append((now, step))
+        if self.first is None:
+            self.first = (now, step)
+
+    def steps_per_s(self) -> float:
+        if len(self.marks) < 2:
+            return 0.0
+        (t0, s0), (t1, s1) = self.marks[0], self.marks[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def overall(self) -> float:
+        """Steps/s since the first step, which is left out (it compiles and autotunes)."""
+        if self.first is None or not self.marks:
+            return 0.0
+        (t0, s0), (t1, s1) = self.first, self.marks[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def make_feeds(config: TrainConfig, accelerator: Accelerator, seed: int) -> tuple[Feed, Feed]:
+    """The content and the style feed, by ``config.loader``."""
+    content_spec = CropSpec(resize=config.resize, crop=config.image_size, max_upscale=config.max_upscale,
+                            skip_grayscale=config.skip_grayscale in ("contents", "all"))
+    style_spec = replace(content_spec, skip_grayscale=config.skip_grayscale == "all")
+    rank, world, device = accelerator.process_index, accelerator.num_processes, accelerator.device
+    styles_source = open_stream(config.style_dataset)  # opened once: its columns decide the balancing
+    style_balance = resolve_balance(config, list(styles_source.features or {}))
+    if config.loader == "stream":
+        content_loader = crop_loader(config.content_dataset, content_spec, config.batch_size, seed=seed, rank=rank,
+                                     world_size=world, threads=config.decode_threads)
+        style_loader = crop_loader(styles_source, style_spec, config.styles_per_batch, seed=seed + 1, rank=rank,
+                                   world_size=world, balance_by=style_balance, threads=config.decode_threads,
+                                   name=config.style_dataset)
+        return (Feed(config.batch_size, device, loader=content_loader),
+                Feed(config.styles_per_batch, device, loader=style_loader))
+    threads = config.decode_threads or min(8, os.cpu_count() or 1)
+    common = dict(capacity=config.pool_size, device=device, rank=rank, world_size=world, threads=threads)
+    content_pool = image_pool(config.content_dataset, content_spec, seed=seed, **common)
+    try:
+        style_pool = image_pool(styles_source, style_spec, seed=seed + 1, balance_by=style_balance,
+                                name=config.style_dataset, **common)
+    except BaseException:
+        content_pool.close()
+        raise
+    for pool in (content_pool, style_pool):
+        s = pool.summary()
+        logger.info("%s: %d images%s, %.0f MB on %s, %s; refused: %s", s.name, s.images,
+                    f" in {s.labels} labels drawn evenly" if s.labels else "", s.megabytes, device,
+                    "the whole set" if s.fits_whole else "refreshed from the stream",
+                    ", ".join(f"{r} {n}" for r, n in s.refused.items()) or "none")
+    return (Feed(config.batch_size, device, pool=content_pool),
+            Feed(config.styles_per_batch, device, pool=style_pool))
+
+
 StepCallback = Callable[[int, dict[str, float]], None]
 
 
@@ -252,44 +380,64 @@ def train(
 ) -> AdaIN:
     """Train the decoder; returns the unwrapped model (also saved in ``output_dir/model``).
 
-    ``on_step(step, logs)`` is called after every optimizer step (for a progress bar);
+    ``on_step(step, logs)`` is called after every optimizer step (for a progress bar; the losses in
+    ``logs`` are read every ``log_every`` steps, since reading them waits for the device);
     ``on_sample(step, grid)`` with a (content | style | output) image grid every ``sample_every``.
+    ``output_dir/throughput.json`` records steps/s and images/s as the run goes.
     """
     output_dir = Path(config.output_dir)
     model, loss_network = build_model(config)
     model.train()
-    model = model.to(memory_format=torch.channels_last)  # faster convs with bf16 on AMX CPUs and GPUs
+    # faster convs with bf16 on AMX CPUs and GPUs; on the device before the optimizer, for fused Adam
+    model = model.to(accelerator.device, memory_format=torch.channels_last)
     if loss_network is not None:
-        loss_network = loss_network.to(memory_format=torch.channels_last)
+        loss_network = loss_network.to(accelerator.device, memory_format=torch.channels_last)
     torch.backends.cudnn.benchmark = True
     loss_module = StyleTransferLoss(model, loss_network, identity=config.identity_weight > 0)
     params = [p for p in model.parameters() if p.requires_grad]  # the VGG decoder, or all of lite
-    if config.optimizer == "adam":
-        optimizer = torch.optim.Adam(params, lr=config.lr)
+    if config.optimizer == "adam":  # fused on GPUs: one kernel for all tensors, not several per tensor
+        optimizer = torch.optim.Adam(params, lr=config.lr, fused=accelerator.device.type == "cuda" or None)
     else:
         optimizer = torch.optim.SGD(params, lr=config.lr, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0 / (1.0 + config.lr_decay * it))
 
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"{output_dir}: the output folder is a file")
-    content_spec = CropSpec(resize=config.resize, crop=config.image_size,
-                            skip_grayscale=config.skip_grayscale in ("contents", "all"))
-    style_spec = replace(content_spec, skip_grayscale=config.skip_grayscale == "all")
-    rank, world = accelerator.process_index, accelerator.num_processes
+    rank = accelerator.process_index
     start_step = 0
     latest = checkpoint_dirs(output_dir) if config.resume else []
     if latest:
         start_step = json.loads((latest[-1] / "step.json").read_text())["step"]
     # a resumed run reseeds its streams so it does not replay the images it already saw
     seed = config.seed + start_step
-    styles_source = open_stream(config.style_dataset)  # opened once: its columns decide the balancing
-    style_balance = resolve_balance(config, list(styles_source.features or {}))
-    content_loader = crop_loader(config.content_dataset, content_spec, config.batch_size, seed=seed, rank=rank,
-                                 world_size=world, threads=config.decode_threads)
-    style_loader = crop_loader(styles_source, style_spec, config.styles_per_batch, seed=seed + 1, rank=rank,
-                               world_size=world, balance_by=style_balance, threads=config.decode_threads,
-                               name=config.style_dataset)
+    data_started = time.perf_counter()
+    contents, styles = make_feeds(config, accelerator, seed)
+    data_seconds = time.perf_counter() - data_started
+    try:
+        return _train_loop(config, accelerator, loss_module, optimizer, scheduler, contents, styles,
+                           latest, start_step, data_seconds, on_step, on_sample)
+    finally:
+        contents.close()
+        styles.close()
 
+
+def _train_loop(
+    config: TrainConfig,
+    accelerator: Accelerator,
+    loss_module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    contents: Feed,
+    styles: Feed,
+    latest: list[Path],
+    start_step: int,
+    data_seconds: float,
+    on_step: StepCallback | None,
+    on_sample: Callable[[int, Tensor], None] | None,
+) -> AdaIN:
+    """The loop of :func:`train`, once the model, optimizer and feeds exist (the feeds are closed by
+    the caller, whatever happens here)."""
+    output_dir, rank = Path(config.output_dir), accelerator.process_index
     # the scheduler is stepped per optimizer step by us, not prepared (a prepared one steps once
     # per process), and registered so that save_state/load_state keep it
     loss_module, optimizer = accelerator.prepare(loss_module, optimizer)
@@ -298,45 +446,74 @@ def train(
         accelerator.load_state(str(latest[-1]))
     if config.log_with:
         accelerator.init_trackers("adain", config={k: v for k, v in asdict(config).items() if v is not None})
+    # compiled for the forward and backward only; checkpoints and unwrapping see the plain module
+    forward = torch.compile(loss_module) if config.compile else loss_module
+    compile_error = ""
 
-    contents, styles = endless(content_loader), endless(style_loader)
-    skipped = 0
+    def run_step(fn, content: Tensor, style: Tensor) -> tuple[Tensor, StepLosses]:
+        with accelerator.autocast():
+            losses = fn(content, style)
+            loss = (config.content_weight * losses.content + config.style_weight * losses.style
+                    + config.identity_weight * losses.identity)
+        accelerator.backward(loss)
+        return loss, losses
+
+    images_per_step = ((config.batch_size + config.styles_per_batch) * config.gradient_accumulation_steps
+                       * accelerator.num_processes)
+    meter = Throughput(images_per_step, window=max(100, 5 * config.log_every))
     logs: dict[str, float] = {}
     step = start_step
     started = time.monotonic()
+    last_write = 0.0
     deadline = started + 60 * config.time_limit_minutes if config.time_limit_minutes else float("inf")
     max_steps = config.max_steps
     while step < max_steps:
         with accelerator.accumulate(loss_module):
-            content, c_skip, c_names = next(contents)
-            style, s_skip, s_names = next(styles)
-            skipped += int(c_skip.sum()) + int(s_skip.sum())
+            content, c_names = contents.next()
+            style, s_names = styles.next()
             if config.record_seen:
                 _record_seen(output_dir, rank, step + 1, c_names, s_names)
-            content = content.to(accelerator.device, memory_format=torch.channels_last)
-            style = style.to(accelerator.device, memory_format=torch.channels_last)
-            with accelerator.autocast():
-                loss_c, loss_s, loss_id, output = loss_module(content, style)
-                loss = config.content_weight * loss_c + config.style_weight * loss_s + config.identity_weight * loss_id
-            accelerator.backward(loss)
+            if forward is not loss_module and step == start_step:
+                try:  # compilation happens here; if it fails, train on without it
+                    loss, losses = run_step(forward, content, style)
+                except Exception as exc:  # noqa: BLE001 - inductor and triton raise many kinds
+                    compile_error = one_line(exc)
+                    warnings.warn(f"torch.compile failed, training without it: {compile_error}", stacklevel=2)
+                    forward = loss_module
+                    optimizer.zero_grad(set_to_none=True)
+                    loss, losses = run_step(forward, content, style)
+            else:
+                loss, losses = run_step(forward, content, style)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         if not accelerator.sync_gradients:
             continue
         scheduler.step()
         step += 1
-        logs = {"loss": loss.item(), "content": loss_c.item(), "style": loss_s.item(), "identity": loss_id.item(),
-                "lr": scheduler.get_last_lr()[0], "skipped": skipped}
-        accelerator.log(logs, step=step)
-        if on_step and accelerator.is_main_process:
-            on_step(step, logs)
-        if on_sample and accelerator.is_main_process and (step % config.sample_every == 0 or step == max_steps):
-            n = min(4, content.shape[0])
-            sty = style.expand(content.shape[0], -1, -1, -1) if style.shape[0] == 1 else style
-            grid = torch.cat([content[:n], sty[:n], output[:n].detach().float().clamp(0, 1)], dim=3)
-            on_sample(step, grid.cpu())
+        meter.tick(step)
+        sample_now = on_sample and accelerator.is_main_process and (step % config.sample_every == 0
+                                                                    or step == max_steps)
         if time.monotonic() > deadline:  # stop cleanly: the last step gets a checkpoint and a model
             max_steps = step
+        if step % config.log_every == 0 or step == start_step + 1 or step == max_steps:
+            logs = {"loss": loss.item(), "content": losses.content.item(), "style": losses.style.item(),
+                    "identity": losses.identity.item(),
+                    "lr": scheduler.get_last_lr()[0], "skipped": contents.skipped + styles.skipped,
+                    "steps_per_s": meter.steps_per_s(), "images_per_s": meter.steps_per_s() * images_per_step}
+            accelerator.log(logs, step=step)
+            contents.refresh(config.pool_refresh * config.log_every)
+            styles.refresh(config.pool_refresh * config.log_every)
+            if accelerator.is_main_process and (time.monotonic() - last_write > 10 or step == max_steps):
+                last_write = time.monotonic()
+                _write_throughput(output_dir, config, accelerator, meter, step, start_step, data_seconds,
+                                  compile_error, contents, styles)
+        if on_step and accelerator.is_main_process:
+            on_step(step, logs)
+        if sample_now:
+            n = min(4, content.shape[0])
+            sty = style.expand(content.shape[0], -1, -1, -1) if style.shape[0] == 1 else style
+            grid = torch.cat([content[:n], sty[:n], losses.output[:n].detach().float().clamp(0, 1)], dim=3)
+            on_sample(step, grid.float().cpu())
         if step % config.checkpoint_every == 0 or step == max_steps:
             save_checkpoint(accelerator, output_dir, step, config.checkpoints_kept)
 
@@ -347,6 +524,32 @@ def train(
     accelerator.wait_for_everyone()
     accelerator.end_training()  # last: it also ends the process group
     return unwrapped
+
+
+def _write_throughput(output_dir: Path, config: TrainConfig, accelerator: Accelerator, meter: Throughput,
+                      step: int, start_step: int, data_seconds: float, compile_error: str,
+                      contents: Feed, styles: Feed) -> None:
+    """``output_dir/throughput.json``: what the benchmark and the GPU driver read back."""
+    rate = meter.steps_per_s()
+    record = {
+        "step": step, "steps_this_run": step - start_step,
+        "steps_per_s": round(rate, 3), "images_per_s": round(rate * meter.images_per_step, 1),
+        "window_steps": meter.marks[-1][1] - meter.marks[0][1] if meter.marks else 0,
+        "steps_per_s_since_first_step": round(meter.overall(), 3),
+        "images_per_step": meter.images_per_step,
+        "batch_size": config.batch_size, "styles_per_batch": config.styles_per_batch,
+        "image_size": config.image_size, "resize": config.resize, "loader": config.loader,
+        "compile": config.compile and not compile_error, "compile_error": compile_error,
+        "mixed_precision": accelerator.mixed_precision, "processes": accelerator.num_processes,
+        "device": device_name(accelerator.device), "torch": torch.__version__,
+        "data_setup_s": round(data_seconds, 2),
+        "pools": [asdict(f.pool.summary()) for f in (contents, styles) if f.pool is not None],
+        "skipped": contents.skipped + styles.skipped,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tmp = output_dir / ".throughput.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, output_dir / "throughput.json")
 
 
 def _record_seen(output_dir: Path, rank: int, step: int, contents: list[str], styles: list[str]) -> None:
@@ -367,7 +570,9 @@ def card_details(config: TrainConfig, step: int, logs: dict[str, float]) -> dict
             "lr": config.lr,
             "lr_decay": config.lr_decay,
             "batch": f"{config.batch_size} contents x {config.styles_per_batch} styles",
-            "crops": f"{config.image_size} px from images resized to {config.resize}",
+            "crops": (f"random {config.image_size} px crops, flipped at random, of images whose shorter side was "
+                      f"brought down to at most {config.resize} px" + (" (never upscaled)" if config.max_upscale == 1
+                      else f" (upscaled at most {config.max_upscale:g}x)")),
             "architecture": config.architecture if not config.pretrained else "as pretrained",
             "started_from": (f"{config.pretrained} (fine-tuned)" if config.pretrained
                              else f"a fresh lite network, {config.encoder_from}'s VGG-19 as loss network"

@@ -1,8 +1,20 @@
-"""Training throughput: fp32 NCHW against bf16 autocast + channels_last (the training default).
+"""Training throughput: the decode-once pool loop against the old per-step decoding loop, on real
+data in one run; or (``--compare precision``) fp32 NCHW against bf16 autocast + channels_last.
 
-    .venv/bin/python benchmarks/bench_training.py [--sizes 128 256] [--steps 3] [--threads N]
+    .venv/bin/python benchmarks/bench_training.py                          # loops, ../shared/data
+    .venv/bin/python benchmarks/bench_training.py --gpu-log throughput.json  # ... and a GPU run's figure
+    .venv/bin/python benchmarks/bench_training.py --compare precision [--sizes 128 256] [--steps 3]
 
-One step = :class:`adain_hub.training.StyleTransferLoss` on 8 contents x 8 styles (random tensors;
+``--compare loops`` (default) times two things, old and new alternating:
+  the data path alone: batches of 8 content + 8 style crops (``--data-size``, default 256 px from
+  images at most 512 px on their shorter side) from ``crop_loader`` (decode, resize and crop every
+  image on the host, every step) against ``ImagePool.sample`` + the float conversion the loop does
+  (the pool's one-off fill is reported on its own); and the whole loop: ``train()`` with
+  ``loader="stream"`` against ``loader="pool"``, the real VGG model at ``--size`` px (small: a
+  256 px step takes tens of seconds on a 2-core CPU), steps/s read from each run's throughput.json.
+``--gpu-log`` reads a GPU run's ``throughput.json`` (or a log holding it) and prints its figure.
+
+``--compare precision``: one step = :class:`adain_hub.training.StyleTransferLoss` on 8 contents x 8 styles (random tensors;
 throughput does not depend on the pixels), ``content + 10 * style`` loss, backward, Adam on the
 decoder. The two variants alternate step by step after one warm-up step each, so load from other
 processes hits both alike. On CPUs without native bf16 (no AMX / AVX512-BF16), bf16 is emulated
@@ -13,6 +25,7 @@ takes longer is reported from its warm-up step and left out at larger sizes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -23,7 +36,8 @@ from pathlib import Path
 import torch
 
 from adain_hub import AdaIN
-from adain_hub.training import StyleTransferLoss
+from adain_hub.data import CropSpec, crop_loader, image_pool
+from adain_hub.training import StyleTransferLoss, TrainConfig, to_device_batch, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,16 +71,7 @@ class Variant:
         return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256], help="square crop sizes")
-    parser.add_argument("--batch", type=int, default=8, help="contents per step (with as many styles)")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per variant after one warm-up step")
-    parser.add_argument("--threads", type=int, default=None, help="default: all cores")
-    parser.add_argument("--max-step-seconds", type=float, default=60.0,
-                        help="time no further steps of a variant whose warm-up step took longer")
-    parser.add_argument("--model", default=str(ROOT / "model_card"))
-    args = parser.parse_args()
+def precision(args: argparse.Namespace) -> None:
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     source = AdaIN.from_pretrained(args.model)
@@ -109,6 +114,176 @@ def main() -> None:
     print("| crop px | variant | s/step | steps/s | speed-up vs fp32 |")
     print("|---:|---|---:|---:|---:|")
     print("\n".join(rows))
+
+
+def _time_batches(next_batch, n: int) -> float:
+    """Seconds for ``n`` batches (after one untimed)."""
+    next_batch()
+    start = time.perf_counter()
+    for _ in range(n):
+        next_batch()
+    return time.perf_counter() - start
+
+
+def data_path(args: argparse.Namespace) -> list[str]:
+    """Images/s of the old and the new data path, interleaved rounds; rows of a markdown table."""
+    spec = CropSpec(resize=512, crop=args.data_size, skip_grayscale=True)
+    style_spec = CropSpec(resize=512, crop=args.data_size, skip_grayscale=False)
+    cpu = torch.device("cpu")
+    old_c = iter(crop_loader(args.content, spec, args.batch, seed=0, threads=args.decode_threads))
+    old_s = iter(crop_loader(args.style, style_spec, args.batch, seed=1, balance_by="label",
+                             threads=args.decode_threads))
+    started = time.perf_counter()
+    pool_c = image_pool(args.content, spec, capacity=4096, seed=0, threads=args.decode_threads)
+    pool_s = image_pool(args.style, style_spec, capacity=4096, seed=1, balance_by="label", threads=args.decode_threads)
+    fill = time.perf_counter() - started
+    sc, ss = pool_c.summary(), pool_s.summary()
+
+    def old() -> None:
+        for loader in (old_c, old_s):
+            to_device_batch(next(loader)[0], cpu)
+
+    def new() -> None:
+        for pool in (pool_c, pool_s):
+            to_device_batch(pool.sample(args.batch)[0], cpu)
+
+    def new_host() -> None:  # what is left on the host when the pool lives on a GPU
+        for pool in (pool_c, pool_s):
+            pool.sample(args.batch)
+
+    times: dict[str, list[float]] = {"old": [], "new": [], "host": []}
+    for _ in range(args.rounds):
+        times["old"].append(_time_batches(old, args.data_batches))
+        times["new"].append(_time_batches(new, args.data_batches))
+        times["host"].append(_time_batches(new_host, args.data_batches))
+    images = 2 * args.batch * args.data_batches
+    rate = {k: images / statistics.median(v) for k, v in times.items()}
+    return [
+        f"Data path alone: {args.batch} contents + {args.batch} styles a batch, {args.data_size} px crops, "
+        f"{args.data_batches} batches x {args.rounds} interleaved rounds, {args.decode_threads} decode threads.\n",
+        "| loader | images/s | batches/s | vs old |", "|---|---:|---:|---:|",
+        f"| old: `crop_loader` (decode + resize + crop on the host, every image, every step) | {rate['old']:.0f} | "
+        f"{rate['old'] / (2 * args.batch):.1f} | 1.0x |",
+        f"| new: `ImagePool.sample` + float conversion | {rate['new']:.0f} | {rate['new'] / (2 * args.batch):.1f} | "
+        f"{rate['new'] / rate['old']:.0f}x |",
+        f"| new, crops only (`ImagePool.sample`, uint8; the float conversion is the device's work on a GPU) | "
+        f"{rate['host']:.0f} | {rate['host'] / (2 * args.batch):.1f} | {rate['host'] / rate['old']:.0f}x |",
+        f"\nThe pools' one-off fill: {fill:.1f} s for {sc.images} photos ({sc.megabytes:.0f} MB) and {ss.images} "
+        f"paintings in {ss.labels} styles ({ss.megabytes:.0f} MB); refused: "
+        f"{', '.join(f'{r} {n}' for r, n in {**sc.refused, **ss.refused}.items()) or 'none'}.\n",
+    ]
+
+
+def whole_loop(args: argparse.Namespace, workdir: Path) -> list[str]:
+    """Steps/s of ``train()`` with each loader, alternating runs; rows of a markdown table."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    results: dict[str, list[float]] = {"stream": [], "pool": []}
+    setup: dict[str, list[float]] = {"stream": [], "pool": []}
+    for r in range(args.rounds):
+        for loader in ("stream", "pool"):
+            out = workdir / f"{loader}_{r}"
+            config = TrainConfig(content_dataset=args.content, style_dataset=args.style, output_dir=str(out),
+                                 encoder_from=args.model, batch_size=args.batch, styles_per_batch=args.batch,
+                                 image_size=args.size, resize=512, max_steps=args.steps + 1, log_every=1,
+                                 checkpoint_every=10**6, sample_every=10**6, log_with=None, mixed_precision="no",
+                                 loader=loader, decode_threads=args.decode_threads)
+            train(config, Accelerator(cpu=True, mixed_precision="no"))
+            AcceleratorState._reset_state(True)
+            record = json.loads((out / "throughput.json").read_text())
+            results[loader].append(record["steps_per_s_since_first_step"])
+            setup[loader].append(record["data_setup_s"])
+            print(f"round {r} {loader}: {record['steps_per_s_since_first_step']:.3f} steps/s", file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    return [
+        f"Whole loop: `train()` on the real VGG model (fresh decoder), {args.batch} contents x {args.batch} styles, "
+        f"{args.size} px crops, fp32, {args.steps} timed steps after the first, {args.rounds} alternating runs each.\n",
+        "| loader | steps/s | images/s | s/step | data setup s | vs old |", "|---|---:|---:|---:|---:|---:|",
+        *[f"| {k} | {med[k]:.3f} | {med[k] * 2 * args.batch:.1f} | {1 / med[k]:.2f} | "
+          f"{statistics.median(setup[k]):.1f} | {med[k] / med['stream']:.2f}x |" for k in ("stream", "pool")],
+        "",
+    ]
+
+
+def gpu_figure(path: Path) -> list[str]:
+    """The GPU run's figure from its throughput.json, or from a log that printed it."""
+    text = path.read_text()
+    start = text.find("{")
+    record = None
+    while start != -1 and record is None:
+        try:
+            record = json.JSONDecoder().raw_decode(text[start:])[0]
+            if "steps_per_s" not in record:
+                record, start = None, text.find("{", start + 1)
+        except json.JSONDecodeError:
+            start = text.find("{", start + 1)
+    if record is None:
+        raise SystemExit(f"error: {path}: no throughput record (a JSON object with steps_per_s) in it")
+    goal = "meets" if record["steps_per_s"] >= 100 else "misses"
+    return [
+        f"GPU run ({path.name}): {record.get('device', '?')}, torch {record.get('torch', '?')}, loader "
+        f"{record.get('loader', '?')}, {record.get('mixed_precision', '?')}, compile {record.get('compile', '?')}, "
+        f"batch {record.get('batch_size', '?')} x {record.get('styles_per_batch', '?')}, "
+        f"{record.get('image_size', '?')} px, step {record.get('step', '?')}:\n",
+        f"**{record['steps_per_s']:.1f} steps/s, {record.get('images_per_s', 0):.0f} images/s** over the last "
+        f"{record.get('window_steps', '?')} steps ({record.get('steps_per_s_since_first_step', 0):.1f} steps/s "
+        f"since the first step); the goal of 100 steps/s: {goal}.",
+    ]
+
+
+def loops(args: argparse.Namespace) -> None:
+    import tempfile
+
+    torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
+    load_before = os.getloadavg()
+    rows = [] if args.skip_data else data_path(args)
+    if not args.skip_loop:
+        with tempfile.TemporaryDirectory(prefix="bench_training_") as tmp:
+            rows += whole_loop(args, Path(tmp))
+    load_after = os.getloadavg()
+    print(f"## Training loops: old (per-step decoding) against new (decode-once pool), {torch.get_num_threads()} "
+          f"threads\n")
+    print(f"torch {torch.__version__}; content {args.content}, style {args.style}.")
+    print(f"Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}.\n")
+    print("\n".join(rows))
+    if args.gpu_log:
+        print("\n".join(gpu_figure(args.gpu_log)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--compare", choices=("loops", "precision"), default="loops")
+    parser.add_argument("--batch", type=int, default=8, help="contents per step (with as many styles)")
+    parser.add_argument("--threads", type=int, default=None, help="default: all cores")
+    parser.add_argument("--model", default=str(ROOT / "model_card"))
+    loop = parser.add_argument_group("--compare loops")
+    data = ROOT.parent / "shared" / "data" / "train"
+    loop.add_argument("--content", default=str(data / "content_hr"), help="content folder or Hub id")
+    loop.add_argument("--style", default=str(data / "style_peopleart"), help="style folder (style sub-folders)")
+    loop.add_argument("--size", type=int, default=64, help="crop side for the whole-loop runs (default 64)")
+    loop.add_argument("--data-size", type=int, default=256, help="crop side for the data path (default 256)")
+    loop.add_argument("--data-batches", type=int, default=20, help="timed batches a round, data path")
+    loop.add_argument("--decode-threads", type=int, default=2)
+    loop.add_argument("--rounds", type=int, default=2, help="alternating rounds of old and new")
+    loop.add_argument("--gpu-log", type=Path, default=None, help="a GPU run's throughput.json (or its log)")
+    loop.add_argument("--skip-data", action="store_true", help="time the whole loop only")
+    loop.add_argument("--skip-loop", action="store_true", help="time the data path only")
+    prec = parser.add_argument_group("--compare precision")
+    prec.add_argument("--sizes", type=int, nargs="+", default=[128, 256], help="square crop sizes")
+    prec.add_argument("--max-step-seconds", type=float, default=60.0,
+                      help="time no further steps of a variant whose warm-up step took longer")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="timed steps per variant (default: 3 for precision, 4 for loops)")
+    args = parser.parse_args()
+    if args.gpu_log and not args.gpu_log.is_file():
+        parser.error(f"--gpu-log {args.gpu_log}: no such file")
+    if args.compare == "precision":
+        args.steps = args.steps or 3
+        precision(args)
+    else:
+        args.steps = args.steps or 4
+        loops(args)
 
 
 if __name__ == "__main__":

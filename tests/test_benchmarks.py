@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import torch
 
 from adain_hub import AdaIN, AdaINConfig
@@ -53,3 +55,16 @@ def test_winograd_conv_equals_conv2d() -> None:
     ref = torch.nn.functional.conv2d(x, w)
     assert out.shape == ref.shape == (1, 7, 16, 24)
     assert torch.allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_the_training_bench_reads_a_gpu_runs_figure_from_its_log(tmp_path: Path) -> None:
+    bench = load("bench_training")
+    record = {"step": 42000, "steps_per_s": 123.4, "images_per_s": 1974.4, "window_steps": 250,
+              "device": "NVIDIA H200", "loader": "pool", "batch_size": 8, "styles_per_batch": 8}
+    log = tmp_path / "train.log"
+    log.write_text("training: 100%|...| {not json}\n" + json.dumps(record, indent=1) + "\nmodel saved\n")
+    text = "\n".join(bench.gpu_figure(log))
+    assert "NVIDIA H200" in text and "123.4 steps/s, 1974 images/s" in text and "meets" in text
+    (tmp_path / "empty.log").write_text("no record here {}")
+    with pytest.raises(SystemExit, match="no throughput record"):
+        bench.gpu_figure(tmp_path / "empty.log")

@@ -15,7 +15,7 @@ from accelerate.state import AcceleratorState
 from PIL import Image
 
 from adain_hub import AdaIN
-from adain_hub.training import TrainConfig, checkpoint_dirs, resolve_mixed_precision, train
+from adain_hub.training import TrainConfig, checkpoint_dirs, resolve_mixed_precision, to_device_batch, train
 
 from .conftest import BUNDLED_MODEL, FIXTURES, ROOT, TINY
 
@@ -88,6 +88,23 @@ def test_tiny_run_trains_checkpoints_and_saves_a_loadable_model(data, tiny_sourc
     assert not torch.equal(loaded.decoder.layers.to_rgb[1].weight, initial.decoder.layers.to_rgb[1].weight)
     card = (tmp_path / "model" / "README.md").read_text()
     assert "pipeline_tag: image-to-image" in card and "| steps | 4 |" in card
+    # the default loader decodes each image once into a pool; its pace is logged where scripts read it
+    assert all(l["steps_per_s"] >= 0 and "images_per_s" in l for _, l in logs) and logs[-1][1]["steps_per_s"] > 0
+    throughput = json.loads((tmp_path / "throughput.json").read_text())
+    assert throughput["step"] == 4 and throughput["loader"] == "pool" and throughput["steps_per_s"] > 0
+    assert throughput["images_per_s"] == pytest.approx(throughput["steps_per_s"] * 4, rel=0.01, abs=0.06)  # rounded
+    content_pool, style_pool = throughput["pools"]
+    assert content_pool["images"] == 6 and content_pool["fits_whole"]
+    assert style_pool["images"] == 7 and style_pool["labels"] == 2  # 3 + 3 paintings and the gray one
+    assert sum(style_pool["refused"].values()) == 3 == logs[-1][1]["skipped"]  # notes, truncated, tiny
+
+
+def test_the_old_per_step_decoding_loader_still_trains(data, tiny_source, tmp_path):
+    logs = []
+    train(_config(data, tmp_path, tiny_source, max_steps=2, loader="stream"),
+          Accelerator(cpu=True, mixed_precision=PRECISION), on_step=lambda s, l: logs.append((s, l)))
+    assert [s for s, _ in logs] == [1, 2] and all(torch.isfinite(torch.tensor(l["loss"])) for _, l in logs)
+    assert json.loads((tmp_path / "throughput.json").read_text())["loader"] == "stream"
 
 
 def test_resume_continues_at_the_same_step_with_the_same_state(data, tiny_source, tmp_path):
@@ -110,6 +127,14 @@ def test_resume_continues_at_the_same_step_with_the_same_state(data, tiny_source
     diff = (model.decoder.layers.to_rgb[1].weight - saved.decoder.layers.to_rgb[1].weight).abs().max()
     assert 0 < diff < 1e-2, diff
     assert [p.name for p in checkpoint_dirs(tmp_path)] == ["step_00000002", "step_00000003"]
+
+
+def test_uint8_crops_become_floats_in_channels_last_on_the_device():
+    crops = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
+    batch = to_device_batch(crops, torch.device("cpu"))
+    assert batch.dtype == torch.float32 and batch.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batch, crops.float() / 255)  # as the old loader's to_tensor gave them
+    assert torch.equal(to_device_batch(batch, torch.device("cpu")), batch)
 
 
 def test_an_interrupted_save_is_not_a_checkpoint(tmp_path):
@@ -216,6 +241,11 @@ def test_a_dataset_with_no_usable_image_is_one_line_not_a_hang(data, tiny_source
               "--batch-size", "2", "--image-size", "64", "--resize", "64")
     code, err = _main(*common, "--style-dataset", str(gray), "--skip-grayscale", "all",
                       "--output-dir", str(tmp_path / "a"))
+    assert code == 2 and "Traceback" not in err  # the pool reads the folder once: both files tried
+    assert f"error: {gray}: no usable image in the last 2 read" in err and "grayscale" in err
+    AcceleratorState._reset_state(True)
+    code, err = _main(*common, "--style-dataset", str(gray), "--skip-grayscale", "all", "--loader", "stream",
+                      "--output-dir", str(tmp_path / "a2"))
     assert code == 2 and "Traceback" not in err
     assert f"error: {gray}: no usable image in the last 200 read" in err and "grayscale" in err
     AcceleratorState._reset_state(True)
@@ -236,6 +266,13 @@ def test_a_dataset_with_no_usable_image_is_one_line_not_a_hang(data, tiny_source
     (("--image-size", "8"), "--image-size must be at least 32"),
     (("--batch-size", "4", "--styles-per-batch", "3"), "--styles-per-batch must be 1 or equal to --batch-size"),
     (("--lr", "nan"), "--lr must be a non-negative number"),
+    (("--loader", "dali"), "invalid choice: 'dali'"),
+    (("--pool-size", "0"), "--pool-size must be positive"),
+    (("--pool-refresh", "-1"), "--pool-refresh must be 0 or more"),
+    (("--max-upscale", "0.5"), "--max-upscale must be at least 1"),
+    (("--max-upscale", "inf"), "--max-upscale must be at least 1"),
+    (("--log-every", "0"), "--log-every must be positive"),
+    (("--compile", "yes"), "unrecognized arguments: yes"),
 ])
 def test_bad_flags_name_the_flag_without_a_traceback(flags, message):
     code, err = _main("--max-steps", "1", *flags)
