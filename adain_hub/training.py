@@ -491,10 +491,10 @@ def _train_loop(
         scheduler.step()
         step += 1
         meter.tick(step)
+        if time.monotonic() > deadline:  # stop cleanly: the last step gets a checkpoint, a sample and a model
+            max_steps = step
         sample_now = on_sample and accelerator.is_main_process and (step % config.sample_every == 0
                                                                     or step == max_steps)
-        if time.monotonic() > deadline:  # stop cleanly: the last step gets a checkpoint and a model
-            max_steps = step
         if step % config.log_every == 0 or step == start_step + 1 or step == max_steps:
             logs = {"loss": loss.item(), "content": losses.content.item(), "style": losses.style.item(),
                     "identity": losses.identity.item(),

