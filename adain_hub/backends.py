@@ -18,9 +18,14 @@ BACKENDS = ("auto", "fp32", "bf16", "openvino")
 
 
 class Backend(Protocol):
-    """Encoder to relu4_1 and decoder, fp32 tensors in and out."""
+    """Encoder to relu4_1 and decoder, fp32 tensors in and out.
+
+    ``bytes_per_pixel`` is the peak memory of encoding plus decoding, per image pixel, that the
+    :class:`~adain_hub.Stylizer` sizes its tiles by (measured; see benchmarks/README.md).
+    """
 
     name: str
+    bytes_per_pixel: float
 
     def encode(self, image: Tensor) -> Tensor: ...
 
@@ -42,6 +47,9 @@ class TorchBackend:
             self.model.load_state_dict(model.state_dict())
             self.model = self.model.to(dtype=dtype, memory_format=torch.channels_last).eval()
         self.memory_format = torch.contiguous_format if dtype == torch.float32 else torch.channels_last
+        # ~1,100 B/px measured for the real widths at 1 megapixel (activations of the 64-wide first
+        # block, reflection-padded copies), plus the feature transform and some margin
+        self.bytes_per_pixel = 20.0 * model.config.channels[0]
 
     def _prep(self, x: Tensor) -> Tensor:
         return x.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
