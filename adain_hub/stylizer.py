@@ -216,11 +216,13 @@ class Stylizer:
         out = output_size(*img.size, size if size is not None else self.size)
         return fit(img, network_size(*out)), out
 
-    def tile_size(self, width: int, height: int) -> int | None:
+    def tile_size(self, width: int, height: int, method: Method = "adain") -> int | None:
         """Core side of the tiles a ``width x height`` network input runs in; ``None``: untiled."""
         if self.tile is not None:
             return self.tile
         bpp = getattr(self.backend, "bytes_per_pixel", 1500.0)
+        if method == "wct":  # whitening and colouring hold ~4 float64 copies of the relu4_1 features
+            bpp += 4 * 8 * self.model.config.channels[3] / 64
         return tiling.tile_for_budget(width, height, self.memory_budget * 2**20, bpp)
 
     # -- the transform ----------------------------------------------------------------------
@@ -263,7 +265,7 @@ class Stylizer:
         if masks is not None and weights is not None:
             raise ValueError("give masks or weights, not both: each region takes its own style whole")
         content_img, out_size = self._load_content(content, size)
-        tile = self.tile_size(*content_img.size)
+        tile = self.tile_size(*content_img.size, method)
         colour_from = _colour_reference(content_img) if preserve_color else None
         encoded = [self.encode_style(s, colour_from) for s in style_list]
         if tile is None:

@@ -30,10 +30,12 @@ IMAGE_BYTES_PER_PIXEL = 14  # the photo and the result, each as a PIL image (4 B
 
 @dataclass(frozen=True)
 class Span:
-    """One tile's extent along one axis, in padded-image pixels: ``core`` inside ``ext``."""
+    """One tile's extent along one axis, in padded-image pixels: ``core`` inside ``ext``, and the
+    half-width of the cross-fade at its inner core borders (the same for every tile on the axis)."""
 
     core: tuple[int, int]
     ext: tuple[int, int]
+    blend: int = BLEND
 
 
 def spans(length: int, tile: int, halo: int = HALO) -> list[Span]:
@@ -42,16 +44,18 @@ def spans(length: int, tile: int, halo: int = HALO) -> list[Span]:
     cells, tile_cells, halo_cells = length // GRID, max(1, tile // GRID), halo // GRID
     n = math.ceil(cells / tile_cells)
     cuts = [round(i * cells / n) for i in range(n + 1)]
+    # cross-fades may not overlap inside a core, or the weights would no longer sum to one
+    blend = min(BLEND, min(b - a for a, b in zip(cuts[:-1], cuts[1:])) * GRID // 2)
     return [
-        Span((a * GRID, b * GRID), (max(0, a - halo_cells) * GRID, min(cells, b + halo_cells) * GRID))
+        Span((a * GRID, b * GRID), (max(0, a - halo_cells) * GRID, min(cells, b + halo_cells) * GRID), blend)
         for a, b in zip(cuts[:-1], cuts[1:])
     ]
 
 
-def ramp(span: Span, length: int, blend: int = BLEND) -> np.ndarray:
-    """Blending weights over ``span.ext``: 1 inside the core, cross-fading linearly over ``blend`` px
-    either side of each inner core border, so the weights of neighbouring tiles sum to exactly 1."""
-    (c0, c1), (e0, e1) = span.core, span.ext
+def ramp(span: Span, length: int) -> np.ndarray:
+    """Blending weights over ``span.ext``: 1 inside the core, cross-fading linearly over
+    ``span.blend`` px either side of each inner core border, so neighbouring tiles' weights sum to 1."""
+    (c0, c1), (e0, e1), blend = span.core, span.ext, span.blend
     x = np.arange(e0, e1, dtype=np.float32) + 0.5
     w = np.ones(e1 - e0, dtype=np.float32)
     if c0 > 0:

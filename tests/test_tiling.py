@@ -58,7 +58,7 @@ def test_a_tile_takes_the_whole_images_statistics_not_its_own():
 
 
 def test_spans_partition_the_image_on_the_grid_and_ramps_sum_to_one():
-    for length, tile in [(512, 128), (1000, 256), (64, 64), (8 * 123, 200)]:
+    for length, tile in [(512, 128), (1000, 256), (64, 64), (8 * 123, 200), (72, 64), (8 * 17, 64)]:
         found = tiling.spans(length, tile)
         assert found[0].core[0] == 0 and found[-1].core[1] == length
         weight = np.zeros(length, np.float32)
@@ -66,7 +66,7 @@ def test_spans_partition_the_image_on_the_grid_and_ramps_sum_to_one():
             assert a.core[1] == b.core[0]
         for s in found:
             assert all(v % tiling.GRID == 0 for v in (*s.core, *s.ext))
-            assert s.core[1] - s.core[0] <= max(tile // 8 * 8, 8)
+            assert s.core[1] - s.core[0] <= max(tile // 8 * 8, 8) and 2 * s.blend <= s.core[1] - s.core[0]
             assert s.ext[0] == max(0, s.core[0] - tiling.HALO) and s.ext[1] == min(length, s.core[1] + tiling.HALO)
             weight[s.ext[0] : s.ext[1]] += tiling.ramp(s, length)
         np.testing.assert_allclose(weight, 1.0, atol=1e-6)
@@ -210,3 +210,15 @@ def test_cli_size_0_with_forced_tiles_matches_untiled(capsys, tiny_dir, tmp_path
     a, b = (Image.open(tmp_path / d / "chelsea.png") for d in ("whole", "tiled"))
     assert a.size == b.size == (451, 300)
     assert _psnr(a, b) > 45
+
+
+@pytest.mark.parametrize("backend", ["bf16", "openvino"])
+def test_tiles_match_the_untiled_result_on_every_backend(tiny_model, backend):
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    whole = Stylizer(tiny_model, backend=backend, size=None, style_size=64)
+    tiled = Stylizer(tiny_model, backend=whole.backend, size=None, style_size=64, tile=128)
+    a = whole.stylize(FIXTURES / "chelsea.png", FIXTURES / "brick.png", alpha=0.8)
+    b = tiled.stylize(FIXTURES / "chelsea.png", FIXTURES / "brick.png", alpha=0.8)
+    assert a.size == b.size == (451, 300)
+    assert _psnr(a, b) > 40
