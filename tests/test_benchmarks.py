@@ -53,3 +53,13 @@ def test_winograd_conv_equals_conv2d() -> None:
     ref = torch.nn.functional.conv2d(x, w)
     assert out.shape == ref.shape == (1, 7, 16, 24)
     assert torch.allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_bench_tiles_photos_have_the_megapixels_they_are_named_for(tmp_path) -> None:
+    from PIL import Image
+
+    bench = load("bench_tiles")
+    src = Path(__file__).resolve().parent / "fixtures" / "coffee.png"
+    for mp, size in [(1, (1152, 864)), (12, (4000, 3000))]:
+        with Image.open(bench.make_photo(src, mp, tmp_path)) as img:
+            assert img.size == size and abs(img.width * img.height / 1e6 - mp) / mp < 0.01
