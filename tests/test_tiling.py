@@ -11,7 +11,7 @@ from PIL import Image
 from adain_hub import functional as AF
 from adain_hub import tiling
 from adain_hub.cli import main
-from adain_hub.images import ImageError, load_image, load_mask, load_mask_grid, pad_to_multiple, to_tensor
+from adain_hub.images import ImageError, load_image, load_mask, load_mask_grid, pad_to_multiple
 from adain_hub.stylizer import ContentStats, StyleFeatures, Stylizer
 
 from .conftest import BUNDLED_MODEL, FIXTURES, TINY
