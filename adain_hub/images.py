@@ -260,9 +260,11 @@ def working_size(
 def output_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
     """Size a stylized image comes out at: the input's, longer side capped at ``max_side`` (never
     upscaled), aspect ratio kept. The network pads it to a multiple of 8 and crops back
-    (:func:`pad_to_multiple`), so sizes are not rounded and photos are not stretched. An image
-    smaller than the network's minimum keeps its own size (it runs upscaled: :func:`network_size`)."""
-    w, h = working_size(width, height, max_side, multiple=1)
+    (:func:`pad_to_multiple`), so sizes are not rounded and photos are not stretched. The cap never
+    takes the shorter side below ``MIN_SIDE``: a long thin strip (2000x40 at 512) comes out above the
+    cap (1600x32), and one already thinner (2000x20) at its own size, as does a small icon; such images
+    run upscaled (:func:`network_size`)."""
+    w, h = working_size(width, height, max_side, multiple=1, min_side=MIN_SIDE)
     return min(w, width), min(h, height)
 
 
