@@ -39,6 +39,7 @@ DEFAULT_MODEL = "adain-hub/adain-vgg19"
 BUNDLED_MODEL = ROOT / "model_card"
 EXAMPLES = ROOT / "examples"
 SIZES = (256, 384, 512, 768)
+ORIGINAL = 0  # the "original" choice: the photo's own size, in tiles over the Stylizer's memory budget
 DEFAULT_SIZE = 512
 MAX_FILE_SIZE = "20mb"  # refused by the upload itself, before any decoding
 
@@ -152,14 +153,15 @@ def make_stylize_fn(stylizer: Stylizer):
             preserve_color: keep the photo's colours.
             mask: optional mask; white = first style, black = second style (with one style, black
                 areas stay the photo).
-            size: longer side, in pixels, at which the network runs and the result comes back.
+            size: longer side, in pixels, at which the network runs and the result comes back
+                (0: the photo's own size).
         """
         if content is None:
             raise user_error("Add a content photo first.")
         slots = [(s, w, label) for s, w, label in ((style, weight, "Style 1"), (style_2, weight_2, "Style 2")) if s]
         if not slots:
             raise user_error("Add at least one style image.")
-        photo = _open(content, "Content photo")
+        photo = _open(content, "Content photo", min_side=1)  # small photos run upscaled and come back as they are
         styles = [_open(s, label) for s, _, label in slots]
         masks = None if mask is None else _open(mask, "Mask", min_side=1)
         weights = [float(w) for _, w, _ in slots]
@@ -254,11 +256,11 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
                     info="0 keeps the photo, 1 is full style",
                 )
                 size = gr.Radio(
-                    list(SIZES),
+                    [(str(s), s) for s in SIZES] + [("original", ORIGINAL)],
                     value=DEFAULT_SIZE,
                     label="Working size (longer side, px)",
                     elem_id="size",
-                    info="larger is sharper and slower",
+                    info="larger is sharper and slower; original: the photo's own size",
                 )
                 preserve_color = gr.Checkbox(label="Keep the photo's colours", elem_id="preserve_color")
         inputs = [content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size]

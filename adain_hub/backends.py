@@ -22,9 +22,14 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class Backend(Protocol):
-    """Encoder to relu4_1 and decoder, fp32 tensors in and out."""
+    """Encoder to relu4_1 and decoder, fp32 tensors in and out.
+
+    ``bytes_per_pixel`` is the peak memory of encoding plus decoding, per image pixel, that the
+    :class:`~adain_hub.Stylizer` sizes its tiles by (measured; see benchmarks/README.md).
+    """
 
     name: str
+    bytes_per_pixel: float
 
     def encode(self, image: Tensor) -> Tensor: ...
 
@@ -50,6 +55,9 @@ class TorchBackend:
             self.model.load_state_dict(model.state_dict())
             self.model = self.model.to(dtype=dtype, memory_format=torch.channels_last).eval()
         self.memory_format = torch.contiguous_format if dtype == torch.float32 else torch.channels_last
+        # ~1,100 B/px measured for the real widths at 1 megapixel (activations of the 64-wide first
+        # block, reflection-padded copies), plus the feature transform and some margin
+        self.bytes_per_pixel = 20.0 * model.config.channels[0]
         self._encoder: Callable[[Tensor], Tensor] = lambda x: self.model.encode(x)[-1]
         self._decoder: Callable[[Tensor], Tensor] = self.model.decode
         if compile:

@@ -40,7 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", nargs="+", default=None, metavar="M",
                    help="mask image per style for spatial control (white = that style); one mask for two styles "
                         "splits white/black between them")
-    p.add_argument("--size", type=int, default=512, help="cap on the longer side, in pixels; smaller photos keep their size (default 512)")
+    p.add_argument("--size", type=int, default=512,
+                   help="cap on the longer side, in pixels; smaller photos keep their size; 0: every photo at "
+                        "its own size (default 512)")
+    p.add_argument("--tile", type=int, default=None, metavar="N",
+                   help="run the network in tiles of N px a side (plus a 96 px overlap) whatever the size; "
+                        "default: tile only photos over the memory budget")
+    p.add_argument("--memory-budget", type=float, default=None, metavar="MB",
+                   help="memory a stylization may use besides the model; bigger photos run in tiles "
+                        "(default 2048)")
     p.add_argument("--method", choices=["adain", "wct"], default="adain", help="feature transform (default adain)")
     p.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"], default="auto",
                    help="inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs)")
@@ -85,6 +93,7 @@ STYLIZE_EPILOG = """\
 examples:
   adain stylize photo.jpg --style starry.jpg --out out/
   adain stylize photos/ --style a.jpg b.jpg --weights 0.7 0.3 --alpha 0.8 --out out/
+  adain stylize big.jpg --style starry.jpg --size 0 --out out/     # full resolution, tiled
 
 Inputs sharing a stem (a.jpg, a.png) are written as a.png, a_2.png, ... in input order.
 Images are written whole or not at all (temporary file, then rename).
@@ -124,7 +133,7 @@ def _failure(exc: BaseException, size: int) -> str:
     """Why a stylization failed, in one line; running out of memory says what to do about it."""
     text = _one_line(exc)
     if isinstance(exc, MemoryError) or "alloc" in text.lower() or "out of memory" in text.lower():
-        return f"out of memory at --size {size}; try a smaller --size"
+        return f"out of memory at --size {size}; try a smaller --size, --memory-budget or --tile"
     return text
 
 
@@ -137,6 +146,7 @@ def _check_stylize_flags(args: argparse.Namespace) -> None:
     """Flags that cannot work together are usage errors, found before anything is loaded."""
     from .functional import normalize_weights
     from .images import MIN_SIDE
+    from .tiling import MIN_TILE
 
     n = len(args.style)
     if not (math.isfinite(args.alpha) and 0.0 <= args.alpha <= 1.0):
@@ -157,8 +167,12 @@ def _check_stylize_flags(args: argparse.Namespace) -> None:
         if args.weights is not None:
             raise CliError("--weights and --mask cannot be combined (masks decide where each style goes)",
                            USAGE_ERROR)
-    if args.size < MIN_SIDE:
-        raise CliError(f"--size must be at least {MIN_SIDE}, got {args.size}", USAGE_ERROR)
+    if args.size != 0 and args.size < MIN_SIDE:
+        raise CliError(f"--size must be 0 (full resolution) or at least {MIN_SIDE}, got {args.size}", USAGE_ERROR)
+    if args.tile is not None and args.tile < MIN_TILE:
+        raise CliError(f"--tile must be at least {MIN_TILE}, got {args.tile}", USAGE_ERROR)
+    if args.memory_budget is not None and not (math.isfinite(args.memory_budget) and args.memory_budget > 0):
+        raise CliError(f"--memory-budget must be a positive number of MB, got {args.memory_budget}", USAGE_ERROR)
     if args.out.exists() and not args.out.is_dir():
         raise CliError(f"{args.out}: --out must be a folder, and this is a file", USAGE_ERROR)
 
@@ -167,7 +181,7 @@ def _stylize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .images import ImageError, load_image
-    from .stylizer import Stylizer
+    from .stylizer import DEFAULT_MEMORY_BUDGET_MB, FULL_SIZE_STYLE_SIDE, Stylizer
 
     _check_stylize_flags(args)
     try:  # styles and masks are needed by every input: any problem ends the run before it starts
@@ -184,7 +198,8 @@ def _stylize(args: argparse.Namespace) -> int:
 
     model = _load_model(args.model, args.device)
     try:
-        stylizer = Stylizer(model, backend=args.backend, size=args.size, style_size=args.size)
+        stylizer = Stylizer(model, backend=args.backend, size=args.size, style_size=args.size or FULL_SIZE_STYLE_SIDE,
+                            memory_budget=args.memory_budget or DEFAULT_MEMORY_BUDGET_MB, tile=args.tile)
     except Exception as exc:
         raise CliError(f"backend {args.backend!r}: {_one_line(exc)}") from None
     # With colour preservation each style is recoloured per photo, so only then is it re-encoded.

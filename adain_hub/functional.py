@@ -36,15 +36,47 @@ def masked_mean_std(feat: Tensor, mask: Tensor, eps: float = EPS) -> tuple[Tenso
     return mean, (var + eps).sqrt()
 
 
+def feature_sums(feat: Tensor, weight: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """``(sum w, sum w*f, sum w*f^2)`` over space in float64: ``(N, 1, 1, 1)``, ``2 x (N, C, 1, 1)``.
+
+    Sums add up across tiles, so statistics of a whole image can be gathered one piece at a time
+    (:func:`mean_std_from_sums`). ``weight`` is an optional ``(N, 1, H, W)`` mask.
+    """
+    f = feat.double()
+    if weight is None:
+        count = f.new_full((f.shape[0], 1, 1, 1), float(f.shape[2] * f.shape[3]))
+        return count, f.sum(dim=(2, 3), keepdim=True), (f * f).sum(dim=(2, 3), keepdim=True)
+    w = weight.double()
+    wf = f * w
+    return w.sum(dim=(2, 3), keepdim=True), wf.sum(dim=(2, 3), keepdim=True), (wf * f).sum(dim=(2, 3), keepdim=True)
+
+
+def mean_std_from_sums(
+    count: Tensor, total: Tensor, total_sq: Tensor, eps: float = EPS
+) -> tuple[Tensor, Tensor]:
+    """Channel mean and std (biased variance plus ``eps``, as :func:`calc_mean_std`) from
+    :func:`feature_sums`, in float32."""
+    n = count.clamp_min(1e-6)
+    mean = total / n
+    var = (total_sq / n - mean * mean).clamp_min(0.0)
+    return mean.float(), (var + eps).sqrt().float()
+
+
 def adaptive_instance_normalization(
-    content_feat: Tensor, style_mean: Tensor, style_std: Tensor, eps: float = EPS
+    content_feat: Tensor,
+    style_mean: Tensor,
+    style_std: Tensor,
+    eps: float = EPS,
+    content_stats: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """AdaIN (Huang & Belongie eq. 8): give the content features the style's channel mean and std.
 
-    Computed as one multiply-add per element (``x * scale + shift``) rather than four passes:
-    at the lite model's size the transform was a third of a CPU stylization.
+    ``content_stats`` (mean, std) replaces the content's own statistics: a tile of a large image is
+    normalised with those of the whole image, so that all tiles match. Computed as one multiply-add
+    per element (``x * scale + shift``) rather than four passes: at the lite model's size the
+    transform was a third of a CPU stylization.
     """
-    c_mean, c_std = calc_mean_std(content_feat, eps)
+    c_mean, c_std = content_stats if content_stats is not None else calc_mean_std(content_feat, eps)
     scale = style_std / c_std
     return torch.addcmul(style_mean - c_mean * scale, content_feat.float(), scale)
 
@@ -94,6 +126,22 @@ def feature_covariance(feat: Tensor) -> tuple[Tensor, Tensor]:
     return mean, cov
 
 
+def covariance_sums(feat: Tensor) -> tuple[int, Tensor, Tensor]:
+    """``(positions, sum f (C, 1), sum f f^T (C, C))`` of ``(1, C, H, W)`` in float64; they add up
+    across tiles (:func:`covariance_from_sums`)."""
+    if feat.dim() != 4 or feat.shape[0] != 1:
+        raise ValueError(f"expected a single (1, C, H, W) feature map, got {tuple(feat.shape)}")
+    flat = feat[0].reshape(feat.shape[1], -1).double()
+    return flat.shape[1], flat.sum(dim=1, keepdim=True), flat @ flat.T
+
+
+def covariance_from_sums(count: int, total: Tensor, outer: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean ``(C, 1)`` and (unbiased) covariance ``(C, C)`` as :func:`feature_covariance` gives them."""
+    mean = total / max(count, 1)
+    cov = (outer - count * (mean @ mean.T)) / max(count - 1, 1)
+    return mean, cov
+
+
 def _matrix_power_sym(cov: Tensor, power: float, eps: float) -> Tensor:
     """``cov ** power`` for a symmetric positive semi-definite matrix, small eigenvalues dropped."""
     evals, evecs = torch.linalg.eigh(cov)
@@ -103,14 +151,19 @@ def _matrix_power_sym(cov: Tensor, power: float, eps: float) -> Tensor:
 
 
 def whiten_colour(
-    content_feat: Tensor, style_mean: Tensor, style_cov: Tensor, eps: float = 1e-5
+    content_feat: Tensor,
+    style_mean: Tensor,
+    style_cov: Tensor,
+    eps: float = 1e-5,
+    content_cov: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """WCT (Li et al. 2017): whiten the content features, then colour them with the style covariance.
 
     ``content_feat`` is ``(1, C, H, W)``; ``style_mean`` is ``(C, 1)`` and ``style_cov`` ``(C, C)``
     as returned by :func:`feature_covariance`. The output has the style's mean and covariance.
+    ``content_cov`` (mean, covariance) replaces the content's own, e.g. a whole image's for a tile.
     """
-    c_mean, c_cov = feature_covariance(content_feat)
+    c_mean, c_cov = content_cov if content_cov is not None else feature_covariance(content_feat)
     _, c, h, w = content_feat.shape
     flat = content_feat[0].reshape(c, -1).double() - c_mean
     whitened = _matrix_power_sym(c_cov, -0.5, eps) @ flat

@@ -24,7 +24,7 @@ IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".jfif"}
 )
 MAX_PIXELS = 80_000_000  # refuse decompression bombs before decoding them
-MIN_SIDE = 32  # the encoder divides by 8 and reflection-pads: smaller images have no usable features
+MIN_SIDE = 32  # the encoder divides by 8 and reflection-pads: smaller photos run upscaled to this
 ENCODER_MIN_SIDE = 16  # relu4_1 is 1/8 of the input, and its reflection padding needs 2 px there
 MAX_STRETCHED_PIXELS = 2048 * 2048  # a long thin image kept encodable above the cap, at most this big
 
@@ -78,6 +78,8 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
         w, h = img.size
         if w * h > max_pixels:
             raise ImageError(f"{name}: image is too large ({w}x{h} pixels, limit {max_pixels:,})")
+        if min(w, h) == 0:
+            raise ImageError(f"{name}: image is empty ({w}x{h} pixels)")
         if min(w, h) < min_side:
             raise ImageError(f"{name}: image is too small to stylize ({w}x{h}, need at least {min_side} px a side)")
         frame = img.tell() if getattr(img, "n_frames", 1) > 1 else 0
@@ -258,8 +260,22 @@ def working_size(
 def output_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
     """Size a stylized image comes out at: the input's, longer side capped at ``max_side`` (never
     upscaled), aspect ratio kept. The network pads it to a multiple of 8 and crops back
-    (:func:`pad_to_multiple`), so sizes are not rounded and photos are not stretched."""
-    return working_size(width, height, max_side, multiple=1)
+    (:func:`pad_to_multiple`), so sizes are not rounded and photos are not stretched. The cap never
+    takes the shorter side below ``MIN_SIDE``: a long thin strip (2000x40 at 512) comes out above the
+    cap (1600x32), and one already thinner (2000x20) at its own size, as does a small icon; such images
+    run upscaled (:func:`network_size`)."""
+    w, h = working_size(width, height, max_side, multiple=1, min_side=MIN_SIDE)
+    return min(w, width), min(h, height)
+
+
+def network_size(width: int, height: int, min_side: int = MIN_SIDE) -> tuple[int, int]:
+    """Size an image of ``width x height`` (an output size) is stylized at: itself, or upscaled so its
+    shorter side is ``min_side`` when it is smaller (a 16x16 icon, a 2000x20 strip), since relu4_1
+    of fewer pixels has hardly any positions to take statistics over."""
+    if min(width, height) >= min_side:
+        return width, height
+    scale = min_side / min(width, height)
+    return max(min_side, round(width * scale)), max(min_side, round(height * scale))
 
 
 def pad_amounts(height: int, width: int, multiple: int = 8) -> tuple[int, int, int, int]:
@@ -281,6 +297,27 @@ def pad_to_multiple(x: Tensor, multiple: int = 8) -> Tensor:
 def fit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Resize to exactly ``size`` with a good filter (no-op when it already has that size)."""
     return img if img.size == size else img.resize(size, Image.Resampling.LANCZOS)
+
+
+def load_mask_grid(src: ImageInput, size: tuple[int, int], multiple: int = 8, block: int | None = None) -> Tensor:
+    """A mask at ``size``, reflection-padded to ``multiple`` as :func:`pad_to_multiple` pads the photo,
+    averaged over ``block x block`` blocks (default ``multiple``): ``(1, 1, H_pad / block, W_pad / block)``,
+    the resolution of the model's features (relu4_1: 8; lite: 4). The same as
+    ``interpolate(pad_to_multiple(load_mask(...)), mode="area")`` without a float copy at the photo's
+    size (192 MB at 48 megapixels)."""
+    block = block or multiple
+    if multiple % block:
+        raise ValueError(f"block {block} must divide multiple {multiple}")
+    top, bottom, left, right = pad_amounts(size[1], size[0], multiple)
+    if isinstance(src, Tensor):
+        mask = pad_to_multiple(load_mask(src, size), multiple)
+        return torch.nn.functional.avg_pool2d(mask, block)
+    img = load_image(src, min_side=1)
+    gray = np.asarray(img.convert("L").resize(size, Image.Resampling.BILINEAR))
+    gray = np.pad(gray, ((top, bottom), (left, right)), mode="reflect") if top or bottom or left or right else gray
+    hp, wp = gray.shape
+    blocks = gray.reshape(hp // block, block, wp // block, block).sum(axis=(1, 3), dtype=np.uint32)
+    return torch.from_numpy((blocks / (255.0 * block * block)).astype(np.float32))[None, None]
 
 
 def load_mask(src: ImageInput, size: tuple[int, int]) -> Tensor:

@@ -160,6 +160,8 @@ class OpenVINOBackend:
             precision = "bf16" if openvino_has_bf16() else "f32"
         self.precision = precision
         self.threads = threads or _available_cores()
+        # ~650 B/px measured for the real widths at 1 megapixel, plus the feature transform
+        self.bytes_per_pixel = 13.0 * model.config.channels[0]
         try:
             self.ir_dir, self.converted = ensure_ir(model, Path(cache_dir) / "openvino" if cache_dir else None)
         except OSError:  # cache not writable (read-only home): convert for this process only

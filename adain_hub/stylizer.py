@@ -1,4 +1,8 @@
-"""Stylize images: load, resize, encode once, transform, decode. Plain inputs in, PIL images out."""
+"""Stylize images: load, resize, encode once, transform, decode. Plain inputs in, PIL images out.
+
+Photos too big for the memory budget run in overlapping tiles (:mod:`adain_hub.tiling`) with the
+content statistics of the whole photo, so the result matches an untiled run.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,23 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
 
 from . import functional as AF
+from . import tiling
 from .backends import Backend, make_backend
 from .images import (
+    MAX_PIXELS,
     ImageInput,
     fingerprint,
     fit,
     load_image,
     load_mask,
+    load_mask_grid,
+    network_size,
     output_size,
     pad_amounts,
     pad_to_multiple,
@@ -59,6 +68,53 @@ class StyleFeatures:
 
 StyleInput = ImageInput | StyleFeatures
 
+DEFAULT_MEMORY_BUDGET_MB = 2048
+FULL_SIZE_STYLE_SIDE = 1024  # styles' cap when photos run at their own size (CLI --size 0, app "original")
+COLOUR_REFERENCE_SIDE = 1024  # colour preservation reads the photo's palette from a copy this big
+
+
+@dataclass(frozen=True, eq=False)
+class ContentStats:
+    """Statistics of a whole photo's relu4_1 features, so that each tile is transformed with them
+    instead of its own: ``mean``/``std`` ``(1, C, 1, 1)``; for WCT ``covariance`` = (mean ``(C, 1)``,
+    covariance ``(C, C)``); with masks, ``regions`` = (mean, std) per mask."""
+
+    mean: Tensor
+    std: Tensor
+    covariance: tuple[Tensor, Tensor] | None = None
+    regions: tuple[tuple[Tensor, Tensor], ...] | None = None
+
+
+class _ContentSums:
+    """Running sums over tile cores from which :class:`ContentStats` of the whole photo follow."""
+
+    def __init__(self, method: Method, hard_regions: Sequence[bool] | None) -> None:
+        self.method, self.hard = method, hard_regions
+        self.sums: tuple[Tensor, ...] | None = None
+        self.cov: tuple[int, Tensor, Tensor] | None = None
+        self.regions: list[tuple[Tensor, ...]] | None = None
+
+    def add(self, feat: Tensor, regions: Sequence[Tensor] | None) -> None:
+        self.sums = _add(self.sums, AF.feature_sums(feat))
+        if self.method == "wct":
+            n, total, outer = AF.covariance_sums(feat)
+            self.cov = (n, total, outer) if self.cov is None else (
+                self.cov[0] + n, self.cov[1] + total, self.cov[2] + outer)
+        if regions is not None and self.hard is not None:
+            weights = [(m > 0.5).float() if hard else m for m, hard in zip(regions, self.hard)]
+            new = [AF.feature_sums(feat, w) for w in weights]
+            self.regions = new if self.regions is None else [_add(a, b) for a, b in zip(self.regions, new)]
+
+    def stats(self) -> ContentStats:
+        mean, std = AF.mean_std_from_sums(*self.sums)
+        cov = AF.covariance_from_sums(*self.cov) if self.cov is not None else None
+        regions = tuple(AF.mean_std_from_sums(*r) for r in self.regions) if self.regions is not None else None
+        return ContentStats(mean, std, cov, regions)
+
+
+def _add(a: tuple[Tensor, ...] | None, b: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    return b if a is None else tuple(x + y for x, y in zip(a, b))
+
 
 class Stylizer:
     """Style transfer with a loaded :class:`AdaIN` model.
@@ -69,9 +125,16 @@ class Stylizer:
     Args:
         model: the network (``AdaIN.from_pretrained(...)``).
         backend: ``"auto"`` (fastest available), ``"openvino"``, ``"bf16"`` or ``"fp32"``.
-        size: default cap on the longer side of the content at which the network runs.
+        size: default cap on the longer side of the content at which the network runs; ``None`` or
+            0: the photo's own size.
         style_size: cap on the longer side of style images.
         cache_size: how many encoded images to keep.
+        memory_budget: MB a stylization may use besides the loaded model: the photo, the result
+            and the network's activations. Photos whose untiled run would need more are stylized in
+            overlapping tiles sized to fit (raises ``ValueError`` if even small tiles do not).
+        tile: force tiles with cores of this many pixels a side (a multiple of 8, at least 64),
+            whatever the budget; ``None``: tile only when needed.
+        max_pixels: photos with more pixels are refused (decompression bombs, mistakes).
     """
 
     def __init__(
@@ -81,11 +144,21 @@ class Stylizer:
         size: int | None = 512,
         style_size: int | None = 512,
         cache_size: int = 16,
+        memory_budget: float = DEFAULT_MEMORY_BUDGET_MB,
+        tile: int | None = None,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
+        if tile is not None and tile < tiling.MIN_TILE:
+            raise ValueError(f"tile must be at least {tiling.MIN_TILE} px, got {tile}")
+        if memory_budget <= 0:
+            raise ValueError(f"memory_budget must be positive (MB), got {memory_budget}")
         self.model = model.eval()
         self.backend = make_backend(model, backend) if isinstance(backend, str) else backend
         self.size = size
         self.style_size = style_size
+        self.memory_budget = memory_budget
+        self.tile = None if tile is None else tile // tiling.GRID * tiling.GRID
+        self.max_pixels = max_pixels
         self._cache: OrderedDict[tuple, Tensor] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
@@ -131,9 +204,26 @@ class Stylizer:
 
     def prepare_content(self, content: ImageInput, size: int | None = None) -> Image.Image:
         """The content image at the size it is stylized and returned: RGB, longer side capped at
-        ``size``, aspect ratio kept (the network pads it to a multiple of 8 and crops back)."""
-        img = load_image(content)
+        ``size`` (0: the photo's own size), aspect ratio kept (the network pads it to a multiple of 8
+        and crops back; a photo smaller than the network's minimum runs upscaled, see
+        :func:`~adain_hub.images.network_size`)."""
+        img = load_image(content, max_pixels=self.max_pixels, min_side=1)
         return fit(img, output_size(*img.size, size if size is not None else self.size))
+
+    def _load_content(self, content: ImageInput, size: int | None) -> tuple[Image.Image, tuple[int, int]]:
+        """The photo at the size the network runs at, and the size the result is returned at."""
+        img = load_image(content, max_pixels=self.max_pixels, min_side=1)
+        out = output_size(*img.size, size if size is not None else self.size)
+        return fit(img, network_size(*out)), out
+
+    def tile_size(self, width: int, height: int, method: Method = "adain") -> int | None:
+        """Core side of the tiles a ``width x height`` network input runs in; ``None``: untiled."""
+        if self.tile is not None:
+            return self.tile
+        bpp = getattr(self.backend, "bytes_per_pixel", 1500.0)
+        if method == "wct":  # whitening and colouring hold ~4 float64 copies of the relu4_1 features
+            bpp += 4 * 8 * self.model.config.feature_channels / self.model.config.downsample**2
+        return tiling.tile_for_budget(width, height, self.memory_budget * 2**20, bpp)
 
     # -- the transform ----------------------------------------------------------------------
     @torch.inference_mode()
@@ -160,7 +250,8 @@ class Stylizer:
                 style and one mask, outside the mask stays the photo.
             preserve_color: keep the photo's colours (styles recoloured to its palette first).
             method: ``"adain"`` or ``"wct"`` (whitening and colouring; slower, stronger).
-            size: cap on the longer side for this call (default: the stylizer's ``size``).
+            size: cap on the longer side for this call (default: the stylizer's ``size``; 0: the
+                photo's own size, in tiles when it is over the memory budget).
         """
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -169,11 +260,26 @@ class Stylizer:
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         if not style_list:
             raise ValueError("need at least one style")
-        content_img = self.prepare_content(content, size)
-        colour_from = content_img if preserve_color else None
+        if masks is not None and method != "adain":
+            raise ValueError("masks are supported with method='adain' only")
+        if masks is not None and weights is not None:
+            raise ValueError("give masks or weights, not both: each region takes its own style whole")
+        content_img, out_size = self._load_content(content, size)
+        tile = self.tile_size(*content_img.size, method)
+        colour_from = _colour_reference(content_img) if preserve_color else None
         encoded = [self.encode_style(s, colour_from) for s in style_list]
-        c_feat = self._encode_cached("content", content_img)
+        if tile is None:
+            result = self._stylize_whole(content_img, encoded, alpha, weights, masks, method)
+        else:
+            pixels = np.asarray(content_img)
+            del content_img  # the photo as uint8 is all the tiles need
+            result = self._stylize_tiled(pixels, encoded, alpha, weights, masks, method, tile)
+        return fit(result, out_size)
 
+    def _stylize_whole(self, content_img: Image.Image, encoded: list[StyleFeatures], alpha: float,
+                       weights: Sequence[float] | None, masks: Sequence[ImageInput] | ImageInput | None,
+                       method: Method) -> Image.Image:
+        c_feat = self._encode_cached("content", content_img)
         regions = self._regions(masks, len(encoded), content_img.size) if masks is not None else None
         regions = [pad_to_multiple(r) for r in regions] if regions is not None else None
         target = self.transform(c_feat, encoded, alpha, weights, regions, method)
@@ -181,6 +287,48 @@ class Stylizer:
         w, h = content_img.size
         top, _, left, _ = pad_amounts(h, w)
         return to_pil(image[0, :, top : top + h, left : left + w])
+
+    def _stylize_tiled(self, pixels: np.ndarray, encoded: list[StyleFeatures], alpha: float,
+                       weights: Sequence[float] | None, masks: Sequence[ImageInput] | ImageInput | None,
+                       method: Method, tile: int) -> Image.Image:
+        """Two passes over overlapping tiles, so memory never holds more than one tile's activations:
+        the first gathers the whole photo's content statistics from the tiles' cores, the second
+        transforms each tile with them, decodes it and blends it into the result row by row."""
+        h, w = pixels.shape[:2]
+        top, bottom, left, right = pad_amounts(h, w)
+        hp, wp = h + top + bottom, w + left + right
+        rows = tiling.grid(hp, wp, tile)
+        grids = None
+        g = self.model.config.downsample  # features per pixel: 1/8 for VGG, 1/4 for lite (tiles sit on 8 px)
+        if masks is not None:  # at the features' resolution for the whole photo: small (1/64 of its pixels)
+            def grid_loader(m: ImageInput, size: tuple[int, int]) -> Tensor:
+                return load_mask_grid(m, size, block=g)
+
+            grids = self._normalise_regions(self._regions(masks, len(encoded), (w, h), grid_loader))
+
+        def features(r: tiling.Span, c: tiling.Span) -> Tensor:
+            return self.backend.encode(tiling.crop(pixels, r, c, top, left))
+
+        def cut(t: Tensor, r: tiling.Span, c: tiling.Span, ref: str) -> Tensor:
+            (y0, y1), (x0, x1) = getattr(r, ref), getattr(c, ref)
+            return t[..., y0 // g : y1 // g, x0 // g : x1 // g]
+
+        sums = _ContentSums(method, [bool((m > 0.5).any()) for m in grids] if grids is not None else None)
+        for r, c in tiling.iter_tiles(rows):
+            f = features(r, c)
+            core = f[..., (r.core[0] - r.ext[0]) // g : (r.core[1] - r.ext[0]) // g,
+                     (c.core[0] - c.ext[0]) // g : (c.core[1] - c.ext[0]) // g]
+            sums.add(core, [cut(m, r, c, "core") for m in grids] if grids is not None else None)
+        stats = sums.stats()
+
+        blender = tiling.BandBlender(np.empty((h, w, 3), np.uint8), wp, top, left)
+        for row in rows:
+            blender.start_row(row[0][0].ext)
+            for r, c in row:
+                regions = [cut(m, r, c, "ext") for m in grids] if grids is not None else None
+                target = self.transform(features(r, c), encoded, alpha, weights, regions, method, stats)
+                blender.add(self.backend.decode(target), r, c, hp, wp)
+        return Image.fromarray(blender.finish())
 
     __call__ = stylize
 
@@ -192,33 +340,41 @@ class Stylizer:
         weights: Sequence[float] | None = None,
         regions: Sequence[Tensor] | None = None,
         method: Method = "adain",
+        content_stats: ContentStats | None = None,
     ) -> Tensor:
         """The feature-space step between encoder and decoder, on relu4_1 features ``(1, C, h, w)``.
 
-        Interpolates styles by ``weights`` or assigns them to ``regions`` (image-sized masks), then
-        blends with the content features: ``alpha * t + (1 - alpha) * c``.
+        Interpolates styles by ``weights`` or assigns them to ``regions`` (image-sized masks, or
+        masks at the features' size), then blends with the content features:
+        ``alpha * t + (1 - alpha) * c``. ``content_stats`` replaces the statistics of ``c_feat``
+        itself (a tile is normalised with those of the whole photo).
         """
         if regions is not None:
             if method != "adain":
                 raise ValueError("masks are supported with method='adain' only")
             if weights is not None:
                 raise ValueError("give masks or weights, not both: each region takes its own style whole")
-            target = Stylizer._masked_adain(c_feat, list(styles), list(regions))
+            region_stats = content_stats.regions if content_stats is not None else None
+            target = Stylizer._masked_adain(c_feat, list(styles), list(regions), region_stats)
         else:
             w = AF.normalize_weights(weights, len(styles))
             if method == "adain":
                 mean, std = AF.blend_stats([e.mean for e in styles], [e.std for e in styles], w)
-                target = AF.adaptive_instance_normalization(c_feat, mean, std)
+                own = (content_stats.mean, content_stats.std) if content_stats is not None else None
+                target = AF.adaptive_instance_normalization(c_feat, mean, std, content_stats=own)
             else:
-                target = sum(wi * AF.whiten_colour(c_feat, *e.covariance()) for wi, e in zip(w, styles))
+                cov = content_stats.covariance if content_stats is not None else None
+                target = sum(wi * AF.whiten_colour(c_feat, *e.covariance(), content_cov=cov)
+                             for wi, e in zip(w, styles))
         if alpha == 1.0:  # the common case: no blend pass over the features
             return target
         return alpha * target + (1.0 - alpha) * c_feat
 
     @staticmethod
-    def _regions(masks: Sequence[ImageInput] | ImageInput, n_styles: int, size: tuple[int, int]) -> list[Tensor]:
+    def _regions(masks: Sequence[ImageInput] | ImageInput, n_styles: int, size: tuple[int, int],
+                 loader=load_mask) -> list[Tensor]:
         mask_list = list(masks) if isinstance(masks, (list, tuple)) else [masks]
-        loaded = [load_mask(m, size) for m in mask_list]
+        loaded = [loader(m, size) for m in mask_list]
         if len(loaded) == 1 and n_styles == 2:
             loaded = [loaded[0], 1.0 - loaded[0]]
         if len(loaded) != n_styles:
@@ -226,21 +382,39 @@ class Stylizer:
         return loaded
 
     @staticmethod
-    def _masked_adain(c_feat: Tensor, styles: list[StyleFeatures], masks: list[Tensor]) -> Tensor:
-        """Each region gets its own style's statistics; content outside all masks is kept."""
-        h, w = c_feat.shape[-2:]
-        small = [torch.nn.functional.interpolate(m.to(c_feat.device), size=(h, w), mode="area") for m in masks]
+    def _normalise_regions(small: list[Tensor]) -> list[Tensor]:
+        """Overlapping masks are scaled to sum to at most one per position."""
         total = torch.stack(small).sum(0)
         if total.max() > 1.0 + 1e-3:
             small = [m / total.clamp_min(1.0) for m in small]
-            total = torch.stack(small).sum(0)
+        return small
+
+    @staticmethod
+    def _masked_adain(c_feat: Tensor, styles: list[StyleFeatures], masks: list[Tensor],
+                      stats: Sequence[tuple[Tensor, Tensor]] | None = None) -> Tensor:
+        """Each region gets its own style's statistics; content outside all masks is kept.
+        ``stats`` are each region's content (mean, std) when taken elsewhere (over the whole photo)."""
+        h, w = c_feat.shape[-2:]
+        small = [torch.nn.functional.interpolate(m.to(c_feat.device), size=(h, w), mode="area") for m in masks]
+        small = Stylizer._normalise_regions(small)
+        total = torch.stack(small).sum(0)
         out = c_feat * (1.0 - total)
-        for style, m in zip(styles, small):
+        for i, (style, m) in enumerate(zip(styles, small)):
             if m.sum() <= 0:
                 continue
-            c_mean, c_std = AF.masked_mean_std(c_feat, (m > 0.5).float() if (m > 0.5).any() else m)
+            if stats is not None:
+                c_mean, c_std = stats[i]
+            else:
+                c_mean, c_std = AF.masked_mean_std(c_feat, (m > 0.5).float() if (m > 0.5).any() else m)
             out = out + m * ((c_feat - c_mean) / c_std * style.std + style.mean)
         return out
+
+
+def _colour_reference(img: Image.Image) -> Image.Image:
+    """The photo, downsized when large, to read its palette from for colour preservation: its
+    colour mean and covariance hardly change, and a 48-megapixel covariance would take a GB."""
+    size = output_size(*img.size, COLOUR_REFERENCE_SIDE)
+    return img if size == img.size else img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def stylize(

@@ -185,3 +185,16 @@ def test_command_line_reads_env_and_flags(monkeypatch):
     assert (args.port, args.model, args.host) == (7123, "someone/some-model", "127.0.0.1")
     args = app.parse_args(["--port", "8000", "--model", "here", "--host", "0.0.0.0"])
     assert (args.port, args.model, args.host) == (8000, "here", "0.0.0.0")
+
+
+def test_original_size_and_tiny_photos(served, tmp_path):
+    """The "original" choice (size 0) gives the photo's own size; a photo too small for the network
+    comes back at its size instead of being refused."""
+    client, _ = served
+    style = handle_file(FIXTURES / "gravel.png")
+    out = client.predict(handle_file(FIXTURES / "chelsea.png"), style, 0.7, size=app.ORIGINAL, api_name="/stylize")
+    assert Image.open(out).size == (451, 300)
+    icon = tmp_path / "icon.png"
+    Image.open(FIXTURES / "chelsea.png").resize((16, 16)).save(icon)
+    out = client.predict(handle_file(icon), style, 0.7, size=256, api_name="/stylize")
+    assert Image.open(out).size == (16, 16)

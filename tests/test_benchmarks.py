@@ -68,3 +68,13 @@ def test_the_training_bench_reads_a_gpu_runs_figure_from_its_log(tmp_path: Path)
     (tmp_path / "empty.log").write_text("no record here {}")
     with pytest.raises(SystemExit, match="no throughput record"):
         bench.gpu_figure(tmp_path / "empty.log")
+
+
+def test_bench_tiles_photos_have_the_megapixels_they_are_named_for(tmp_path) -> None:
+    from PIL import Image
+
+    bench = load("bench_tiles")
+    src = Path(__file__).resolve().parent / "fixtures" / "coffee.png"
+    for mp, size in [(1, (1152, 864)), (12, (4000, 3000))]:
+        with Image.open(bench.make_photo(src, mp, tmp_path)) as img:
+            assert img.size == size and abs(img.width * img.height / 1e6 - mp) / mp < 0.01

@@ -361,7 +361,7 @@ def test_bomb_is_refused_before_decoding(tmp_path):
 
 
 def test_long_thin_images_are_refused_rather_than_blow_the_cap():
-    assert output_size(8000, 40, 512) == (3200, 16)  # over 32:1 runs above the cap, within its area
+    assert output_size(8000, 40, 512) == (6400, 32)  # over 16:1 runs above the cap, within its area
     with pytest.raises(ValueError, match="too long and thin"):
         output_size(2_500_000, 32, 512)
     assert output_size(2_500_000, 32, None) == (2_500_000, 32)  # no cap: the image's own size
@@ -380,7 +380,8 @@ def test_working_size_caps_and_rounds(size, cap, expected):
 @pytest.mark.parametrize(
     "size, cap, expected",
     [((600, 400), 100, (100, 67)), ((451, 300), None, (451, 300)), ((451, 300), 256, (256, 170)),
-     ((100, 60), 512, (100, 60)), ((2000, 40), 512, (800, 16))],
+     ((100, 60), 512, (100, 60)), ((2000, 40), 512, (1600, 32)), ((2000, 20), 512, (2000, 20)),
+     ((16, 16), 512, (16, 16))],
 )
 def test_output_size_caps_and_keeps_the_aspect_ratio(size, cap, expected):
     assert output_size(*size, cap) == expected
