@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 import torch
 from PIL import Image
@@ -26,6 +27,9 @@ from .images import (
     to_tensor,
 )
 from .model import AdaIN
+
+if TYPE_CHECKING:
+    from .video import Stabilization, VideoInfo
 
 Method = Literal["adain", "wct"]
 
@@ -212,6 +216,25 @@ class Stylizer:
             else:
                 target = sum(wi * AF.whiten_colour(c_feat, *e.covariance()) for wi, e in zip(w, styles))
         return alpha * target + (1.0 - alpha) * c_feat
+
+    def stylize_video(
+        self,
+        video: str | os.PathLike,
+        styles: StyleInput | Sequence[StyleInput],
+        dst: str | os.PathLike,
+        alpha: float = 1.0,
+        weights: Sequence[float] | None = None,
+        preserve_color: bool = False,
+        size: int | None = None,
+        stabilize: bool | Stabilization = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> VideoInfo:
+        """Stylize a video file into the mp4 ``dst``, the style encoded once; frame count, frame rate
+        and audio kept, size capped at ``size``. ``stabilize=False`` stylizes each frame on its own
+        (it flickers). See :func:`adain_hub.video.stylize_video`."""
+        from .video import stylize_video
+
+        return stylize_video(self, video, dst, styles, alpha, weights, preserve_color, size, stabilize, progress)
 
     @staticmethod
     def _regions(masks: Sequence[ImageInput] | ImageInput, n_styles: int, size: tuple[int, int]) -> list[Tensor]:
