@@ -438,6 +438,83 @@ def _temporary(dst: Path) -> Path:
     return dst.with_name(f".{dst.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
+def _demuxed(container, video, audio, decode_audio: bool, name: str) -> Iterator:
+    """The file in order: decoded video frames, and audio as packets to copy (or frames to re-encode
+    when ``decode_audio``). A decoding error is a :class:`VideoError`; writing errors are not."""
+    import av
+
+    packets = container.demux(*([video] + ([audio] if audio is not None else [])))
+    frames = 0
+    while True:
+        try:
+            packet = next(packets, None)
+            if packet is None:
+                return
+            if packet.stream.type == "audio" and not decode_audio:
+                items = [packet] if packet.dts is not None else []  # flush packets carry no data
+            else:
+                items = packet.decode()
+        except av.FFmpegError as exc:
+            raise VideoError(f"{name}: damaged or truncated video after {frames} frame(s) ({_av_reason(exc)})") from None
+        frames += sum(isinstance(item, av.VideoFrame) for item in items)
+        yield from items
+
+
+class _Mp4Writer:
+    """An mp4 being written: H.264 video at the input's timestamps, audio copied or re-encoded."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: Fraction, time_base: Fraction, audio) -> None:
+        import av
+
+        self.out = av.open(str(path), "w", format="mp4")
+        self.video = self.out.add_stream(_encoder_name(), rate=fps)
+        self.video.width, self.video.height = size
+        self.video.pix_fmt = "yuv420p"
+        self.video.time_base = self.video.codec_context.time_base = time_base
+        if self.video.codec_context.name == "libx264":
+            self.video.options = {"crf": "18", "preset": "medium"}
+        else:
+            self.video.bit_rate = max(2_000_000, size[0] * size[1] * 8)
+        self.time_base = time_base
+        self.step = max(1, round(1 / (fps * time_base))) if fps else 1
+        self.last_pts: int | None = None
+        self.audio, self.reencode = None, False
+        if audio is not None and audio.codec_context is not None:
+            self.reencode = audio.codec_context.name not in _MP4_AUDIO
+            if self.reencode:
+                self.audio = self.out.add_stream("aac", rate=audio.rate or 48000)
+            else:
+                self.audio = self.out.add_stream_from_template(audio)
+
+    def write(self, image: Tensor, pts: int | None) -> None:
+        """One ``(1, 3, H, W)`` frame; ``pts`` in the input's time base (made increasing if it is not)."""
+        import av
+
+        arr = (image[0].clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+        if pts is None or (self.last_pts is not None and pts <= self.last_pts):
+            pts = 0 if self.last_pts is None else self.last_pts + self.step
+        frame.pts, frame.time_base, self.last_pts = pts, self.time_base, pts
+        self.out.mux(self.video.encode(frame))
+
+    def write_audio(self, item) -> None:
+        """An audio packet (copied) or decoded frame (re-encoded)."""
+        if self.reencode:
+            self.out.mux(self.audio.encode(item))
+        else:
+            item.stream = self.audio
+            self.out.mux(item)
+
+    def close(self, flush: bool = True) -> None:
+        try:
+            if flush:
+                self.out.mux(self.video.encode(None))
+                if self.reencode:
+                    self.out.mux(self.audio.encode(None))
+        finally:
+            self.out.close()
+
+
 def stylize_video(
     stylizer: Stylizer,
     src: str | os.PathLike,
@@ -464,69 +541,42 @@ def stylize_video(
     name, dst = str(src), Path(dst)
     clip = ClipStylizer(stylizer, styles, alpha, weights, preserve_color, stabilize)
     info = probe(src)
-    cap = size if size is not None else stylizer.size
-    out_w, out_h = frame_size(info.width, info.height, cap)
-    if min(out_w, out_h) < MIN_SIDE:
-        raise VideoError(f"{name}: frames are too small to stylize ({out_w}x{out_h}, need {MIN_SIDE} px a side)")
+    out_size = frame_size(info.width, info.height, size if size is not None else stylizer.size)
+    if min(out_size) < MIN_SIDE:
+        w, h = out_size
+        raise VideoError(f"{name}: frames are too small to stylize ({w}x{h}, need at least {MIN_SIDE} px a side)")
     tmp = _temporary(dst)
-    written = 0
+    written, writer = 0, None
     try:
-        with _open(src) as container, av.open(str(tmp), "w", format="mp4") as out:
-            vin = _video_stream(container, name)
-            vin.thread_type = "AUTO"
-            ain = container.streams.audio[0] if container.streams.audio else None
-            vout = out.add_stream(_encoder_name(), rate=info.fps)
-            vout.width, vout.height, vout.pix_fmt = out_w, out_h, "yuv420p"
-            time_base = vin.time_base or Fraction(1, 90000)
-            vout.time_base = vout.codec_context.time_base = time_base
-            if vout.codec_context.name == "libx264":
-                vout.options = {"crf": "18", "preset": "medium"}
-            else:
-                vout.bit_rate = max(2_000_000, out_w * out_h * 8)
-            aout, transcode = None, False
-            if ain is not None and ain.codec_context is not None:
-                transcode = ain.codec_context.name not in _MP4_AUDIO
-                aout = out.add_stream("aac", rate=ain.rate or 48000) if transcode else out.add_stream_from_template(ain)
-            step = max(1, round(1 / (info.fps * time_base))) if info.fps else 1
-            last_pts: int | None = None
-            streams = [vin] + ([ain] if aout is not None else [])
-            try:
-                for packet in container.demux(*streams):
-                    if packet.stream.type == "audio":
-                        if transcode:
-                            for frame in packet.decode():
-                                out.mux(aout.encode(frame))
-                        elif packet.dts is not None:
-                            packet.stream = aout
-                            out.mux(packet)
-                        continue
-                    for frame in packet.decode():
-                        img = frame.to_image()
-                        if frame.rotation:  # counter-clockwise degrees, as the display matrix says
-                            img = img.rotate(frame.rotation, expand=True)
-                        styled = clip(_to_output_frame(img.convert("RGB"), (out_w, out_h)))
-                        arr = (styled[0].clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
-                        vframe = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-                        pts = frame.pts
-                        if pts is None or (last_pts is not None and pts <= last_pts):
-                            pts = 0 if last_pts is None else last_pts + step
-                        vframe.pts, vframe.time_base, last_pts = pts, time_base, pts
-                        out.mux(vout.encode(vframe))
-                        written += 1
-                        if progress is not None:
-                            progress(written, info.frames)
-            except av.FFmpegError as exc:
-                raise VideoError(f"{name}: damaged or truncated video after {written} frame(s) ({_av_reason(exc)})") from None
-            if written == 0:
-                raise VideoError(f"{name}: no frame could be decoded (damaged or truncated video)")
-            if info.frames and written < info.frames * 0.98 - 1:
-                raise VideoError(f"{name}: truncated video: decoded {written} of {info.frames} frames")
-            out.mux(vout.encode(None))
-            if transcode:
-                out.mux(aout.encode(None))
+        with _open(src) as container:
+            video = _video_stream(container, name)
+            video.thread_type = "AUTO"
+            audio = container.streams.audio[0] if container.streams.audio else None
+            writer = _Mp4Writer(tmp, out_size, info.fps, video.time_base or Fraction(1, 90000), audio)
+            for item in _demuxed(container, video, audio if writer.audio else None, writer.reencode, name):
+                if not isinstance(item, av.VideoFrame):
+                    writer.write_audio(item)
+                    continue
+                img = item.to_image()
+                if item.rotation:  # counter-clockwise degrees, as the display matrix says
+                    img = img.rotate(item.rotation, expand=True)
+                writer.write(clip(_to_output_frame(img.convert("RGB"), out_size)), item.pts)
+                written += 1
+                if progress is not None:
+                    progress(written, info.frames)
+            if written == 0 or (info.frames and written < info.frames * 0.98 - 1):
+                raise VideoError(f"{name}: truncated video: decoded {written} of {info.frames or '?'} frames")
+            has_audio = writer.audio is not None
+            writer.close()
+            writer = None
         os.replace(tmp, dst)
     except BaseException:
+        if writer is not None:
+            try:
+                writer.close(flush=False)
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                pass
         tmp.unlink(missing_ok=True)
         raise
-    return replace(info, width=out_w, height=out_h, frames=written, has_audio=aout is not None,
+    return replace(info, width=out_size[0], height=out_size[1], frames=written, has_audio=has_audio,
                    codec=_encoder_name())
