@@ -233,7 +233,8 @@ def _stylize(args: argparse.Namespace) -> int:
         written += 1
     if len(files) + len(problems) > 1:  # a lone input's result speaks for itself
         skipped = f"; {failed} input(s) skipped" if failed else ""
-        _say(f"wrote {written} file(s) to {args.out}{skipped}")
+        noun = "file(s)" if any(is_video_file(f) for f in files) else "image(s)"
+        _say(f"wrote {written} {noun} to {args.out}{skipped}")
     return FAILURE if failed else 0
 
 
@@ -255,7 +256,7 @@ def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]
             media = sorted([*iter_image_files(path), *iter_video_files(path)])
             found = [f for f in media if not (below and out_dir in f.resolve().parents)]
             if not found:
-                problems.append(f"{path}: no images or videos in this folder")
+                problems.append(f"{path}: no images in this folder")
         elif path.exists():
             found = [path]
         else:

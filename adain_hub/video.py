@@ -124,7 +124,7 @@ def probe(src: str | os.PathLike) -> VideoInfo:
         try:
             first = next(container.decode(stream), None)
         except av.FFmpegError as exc:
-            raise VideoError(f"{name}: cannot decode video ({_av_reason(exc)})") from None
+            raise VideoError(f"{name}: cannot decode video, damaged or truncated ({_av_reason(exc)})") from None
         if first is None:
             raise VideoError(f"{name}: no frame could be decoded (damaged or truncated video)")
         fps = Fraction(stream.average_rate or stream.guessed_rate or 25)
