@@ -3,9 +3,10 @@ stable over time, and write an mp4 (audio copied) that appears only once it is c
 
 Why stabilise: stylizing each frame on its own turns sensor noise into flicker, because the decoder
 paints strokes from the fine detail of each frame, and noise is fine detail that changes every frame.
-:class:`FrameStabilizer` keeps AdaIN's content statistics smooth across frames and blends each new
-output with the previous one where the input did not really change (after following the camera with
-a global phase-correlation shift), so still regions stay still and moving ones follow the scene.
+:class:`FrameStabilizer` blends each new output with the previous one where the input did not really
+change (after following the camera with a global phase-correlation shift), so still regions stay still
+and moving ones follow the scene; it can also smooth AdaIN's content statistics across frames, which
+measured no gain and is off by default.
 ``benchmarks/README.md`` has the measurements behind the defaults.
 """
 
@@ -26,7 +27,18 @@ from PIL import Image
 from torch import Tensor
 
 from . import functional as AF
-from .images import MIN_SIDE, ImageInput, fit, load_image, one_line, output_size, pad_amounts, pad_to_multiple, to_pil, to_tensor
+from .images import (
+    MIN_SIDE,
+    ImageInput,
+    fit,
+    load_image,
+    one_line,
+    output_size,
+    pad_amounts,
+    pad_to_multiple,
+    to_pil,
+    to_tensor,
+)
 
 if TYPE_CHECKING:
     from .stylizer import StyleFeatures, StyleInput, Stylizer
@@ -63,8 +75,8 @@ def iter_video_files(folder: str | os.PathLike) -> Iterator[Path]:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video holds. ``frames`` is the container's count (0 when it does not say);
-    ``width``/``height`` are as displayed (rotation applied)."""
+    """What a video holds. ``frames`` is the container's count (0 when it does not say, as Matroska
+    and WebM do not); ``width``/``height`` are as displayed (rotation applied)."""
 
     width: int
     height: int
@@ -133,11 +145,11 @@ def probe(src: str | os.PathLike) -> VideoInfo:
             duration = float(stream.duration * stream.time_base)
         else:
             duration = (container.duration or 0) / 1e6
-        frames = stream.frames or (round(duration * fps) if duration else 0)
         w, h = first.width, first.height
         if first.rotation % 180:  # phones store portrait clips as landscape plus a display rotation
             w, h = h, w
-        return VideoInfo(w, h, fps, int(frames), duration, bool(container.streams.audio), stream.codec_context.name)
+        return VideoInfo(w, h, fps, int(stream.frames or 0), duration, bool(container.streams.audio),
+                         stream.codec_context.name)
 
 
 def frame_size(width: int, height: int, size: int | None) -> tuple[int, int]:
@@ -287,7 +299,6 @@ class _Step:
 
     changed: Tensor | None  # (1, 1, H, W) change map, None on the first frame or after a cut
     shift: tuple[float, float]
-    cut: bool
 
 
 class FrameStabilizer:
@@ -319,7 +330,7 @@ class FrameStabilizer:
         f = max(1, max(h, w) // ANALYSIS_SIDE)
         small = luma(F.avg_pool2d(frame, f) if f > 1 else frame)
         prev, self._prev_in = self._prev_in, small
-        self._step = _Step(None, (0.0, 0.0), prev is None)
+        self._step = _Step(None, (0.0, 0.0))
         if prev is None or prev.shape != small.shape or not (s.blend or s.stats):
             return
         dy, dx = 0.0, 0.0
@@ -335,7 +346,7 @@ class FrameStabilizer:
         self.cuts += cut
         if f > 1:
             changed = F.interpolate(changed, size=(h, w), mode="bilinear", align_corners=False)
-        self._step = _Step(None if cut else changed, (dy * f, dx * f), cut)
+        self._step = _Step(None if cut else changed, (dy * f, dx * f))
 
     def content_stats(self, c_feat: Tensor) -> tuple[Tensor, Tensor]:
         """The content mean/std AdaIN should normalise ``c_feat`` with: the frame's own, smoothed."""
@@ -552,7 +563,8 @@ def stylize_video(
 
     The file is written under a temporary name beside ``dst`` and renamed when complete, so an
     interrupted or failed run never leaves a partial ``dst``. ``progress(done, total)`` is called
-    after each frame (``total`` is the container's frame count, 0 if unknown). Returns what was
+    after each frame (``total`` is the container's frame count, else estimated from the duration, 0
+    if neither is known). Returns what was
     written. Raises :class:`VideoError` (one line) for a file that is not a usable video.
     """
     import av
@@ -566,6 +578,7 @@ def stylize_video(
         raise VideoError(f"{name}: frames are too small to stylize ({w}x{h}, need at least {MIN_SIDE} px a side)")
     tmp = _temporary(dst)
     written, writer = 0, None
+    total = info.frames or round(info.duration * info.fps)  # an estimate for progress where none is stored
     try:
         with _open(src) as container:
             video = _video_stream(container, name)
@@ -582,7 +595,8 @@ def stylize_video(
                 writer.write(clip(_to_output_frame(img.convert("RGB"), out_size)), item.pts)
                 written += 1
                 if progress is not None:
-                    progress(written, info.frames)
+                    progress(written, total)
+            # only a stored count is trusted: an estimate from the duration is wrong for variable frame rates
             if written == 0 or (info.frames and written < info.frames * 0.98 - 1):
                 raise VideoError(f"{name}: truncated video: decoded {written} of {info.frames or '?'} frames")
             has_audio = writer.audio is not None
@@ -597,5 +611,5 @@ def stylize_video(
                 pass
         tmp.unlink(missing_ok=True)
         raise
-    return replace(info, width=out_size[0], height=out_size[1], frames=written, has_audio=has_audio,
-                   codec=_encoder_name())
+    codec = "h264" if _encoder_name() == "libx264" else "mpeg4"
+    return replace(info, width=out_size[0], height=out_size[1], frames=written, has_audio=has_audio, codec=codec)
