@@ -132,7 +132,7 @@ def _failure(exc: BaseException, size: int) -> str:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     """``adain stylize``: every error becomes one line and an exit code, never a traceback."""
-    return _run(_stylize, args, "images already written are complete")
+    return _run(_stylize, args, "files already written are complete")
 
 
 def _check_stylize_flags(args: argparse.Namespace) -> None:

@@ -262,3 +262,36 @@ def test_stabilised_output_flickers_at_most_half_and_follows_a_pan():
     scene_shift = clips.shift_between(pan[0], pan[-1])
     assert abs(scene_shift + 94) < 1
     assert abs(clips.shift_between(moved[0], moved[-1]) - scene_shift) <= 6
+
+
+def test_two_styles_with_weights_and_colour_preservation_work_on_frames(stylizer):
+    frames = clips.still_clip(64, 48, frames=3)
+    out = list(stylize_frames(stylizer, frames, [STYLE, STYLE.parent / "brick.jpg"], weights=[3, 1],
+                              preserve_color=True, alpha=0.5))
+    assert len(out) == 3 and all(img.size == (64, 48) for img in out)
+
+
+@pytest.mark.slow
+def test_a_terminated_cli_run_leaves_nothing_behind(tiny_model, tmp_path):
+    """SIGTERM mid-video (as `kill` or a job scheduler sends): exit 130 and no file, temporary or not."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model = tmp_path / "model"
+    tiny_model.save_pretrained(model)
+    src = clips.write_clip(tmp_path / "long.mp4", clips.pan_clip(160, 120, frames=240, step=1))
+    out = tmp_path / "out"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    proc = subprocess.Popen([sys.executable, "-m", "adain_hub.cli", "stylize", str(src), "--style", str(STYLE),
+                             "--model", str(model), "--backend", "fp32", "--out", str(out)],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".long.mp4.*.tmp")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be stopped: make the clip longer"
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert os.listdir(out) == []
