@@ -45,7 +45,8 @@ def _write_clip(path: Path) -> None:
     """A 12-frame clip for the video example (the clip maker of benchmarks/bench_video.py)."""
     from .test_benchmarks import load
 
-    load("bench_video").write_clip(path, load("bench_video").still_clip(96, 64, frames=12), audio=True)
+    clips = load("bench_video")
+    clips.write_clip(path, clips.still_clip(96, 64, frames=12), audio=True)
 
 
 @pytest.mark.slow
