@@ -485,7 +485,8 @@ def _demuxed(container, video, audio, decode_audio: bool, name: str) -> Iterator
             else:
                 items = packet.decode()
         except av.FFmpegError as exc:
-            raise VideoError(f"{name}: damaged or truncated video after {frames} frame(s) ({_av_reason(exc)})") from None
+            reason = _av_reason(exc)
+            raise VideoError(f"{name}: damaged or truncated video after {frames} frame(s) ({reason})") from None
         frames += sum(isinstance(item, av.VideoFrame) for item in items)
         yield from items
 
