@@ -45,6 +45,8 @@ DEFAULT_SIZE = 512
 MAX_FILE_SIZE = "20mb"  # refused by the upload itself, before any decoding
 MAX_VIDEO_SECONDS = 10.0  # the Video tab is for short clips: every frame runs the whole network
 VIDEO_SIZES = (256, 384, 512)
+VIDEO_OUT = Path(tempfile.gettempdir()) / "adain_hub_video"  # results, pruned after VIDEO_KEEP_S
+VIDEO_KEEP_S = 3600.0
 
 THEME = gr.themes.Soft(
     primary_hue="indigo",
@@ -227,7 +229,7 @@ def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
             raise user_error(f"Video: {info.duration:.1f} s is over this demo's limit of {max_seconds:g} s; trim it, "
                              "or run `adain stylize clip.mp4 --style painting.jpg --out out/` on your own machine.")
         painting = _open(style, "Style")
-        out = Path(tempfile.mkdtemp(prefix="adain_video_")) / f"{Path(video).stem}_stylized.mp4"
+        out = Path(tempfile.mkdtemp(prefix="clip_", dir=_pruned_video_folder())) / f"{Path(video).stem}_stylized.mp4"
         start = time.perf_counter()
         try:
             result = stylizer.stylize_video(
@@ -243,6 +245,22 @@ def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
         return str(out)
 
     return stylize_video
+
+
+def _pruned_video_folder() -> Path:
+    """The folder for video results, with results older than ``VIDEO_KEEP_S`` removed: gradio copies
+    each result into its own cache, so ours only has to outlive the response."""
+    import shutil
+
+    VIDEO_OUT.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in VIDEO_OUT.glob("clip_*"):
+        try:
+            if now - old.stat().st_mtime > VIDEO_KEEP_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:  # another worker pruned it first
+            pass
+    return VIDEO_OUT
 
 
 def build_video_tab(stylizer: Stylizer) -> None:

@@ -234,7 +234,7 @@ class Stylizer:
         (it flickers). See :func:`adain_hub.video.stylize_video`."""
         from .video import stylize_video
 
-        return stylize_video(self, video, dst, styles, alpha, weights, preserve_color, size, stabilize, progress)
+        return stylize_video(self, video, styles, dst, alpha, weights, preserve_color, size, stabilize, progress)
 
     @staticmethod
     def _regions(masks: Sequence[ImageInput] | ImageInput, n_styles: int, size: tuple[int, int]) -> list[Tensor]:

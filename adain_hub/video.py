@@ -549,8 +549,8 @@ class _Mp4Writer:
 def stylize_video(
     stylizer: Stylizer,
     src: str | os.PathLike,
-    dst: str | os.PathLike,
     styles: StyleInput | Sequence[StyleInput],
+    dst: str | os.PathLike,
     alpha: float = 1.0,
     weights: Sequence[float] | None = None,
     preserve_color: bool = False,
@@ -565,18 +565,18 @@ def stylize_video(
     The file is written under a temporary name beside ``dst`` and renamed when complete, so an
     interrupted or failed run never leaves a partial ``dst``. ``progress(done, total)`` is called
     after each frame (``total`` is the container's frame count, else estimated from the duration, 0
-    if neither is known). Returns what was
-    written. Raises :class:`VideoError` (one line) for a file that is not a usable video.
+    if neither is known). Returns what was written. Raises :class:`VideoError` (one line) for a
+    file that is not a usable video, before any style is encoded.
     """
     import av
 
     name, dst = str(src), Path(dst)
-    clip = ClipStylizer(stylizer, styles, alpha, weights, preserve_color, stabilize)
     info = probe(src)
     out_size = frame_size(info.width, info.height, size if size is not None else stylizer.size)
     if min(out_size) < MIN_SIDE:
         w, h = out_size
         raise VideoError(f"{name}: frames are too small to stylize ({w}x{h}, need at least {MIN_SIDE} px a side)")
+    clip = ClipStylizer(stylizer, styles, alpha, weights, preserve_color, stabilize)
     tmp = _temporary(dst)
     written, writer = 0, None
     total = info.frames or round(info.duration * info.fps)  # an estimate for progress where none is stored
