@@ -323,8 +323,8 @@ class FrameStabilizer:
         """Compare ``frame`` with the previous input: camera shift, change map, scene cut.
 
         Frames are compared as luma at most ~256 px on the longer side (area-averaged by a whole
-        factor): the map only has to find regions, and at 512 px full resolution cost as much as a
-        third of the network."""
+        factor): the map only has to find regions, and at 512 px full resolution added about half
+        of the network's time per frame."""
         s = self.settings
         h, w = frame.shape[-2:]
         f = max(1, max(h, w) // ANALYSIS_SIDE)
@@ -432,7 +432,7 @@ class ClipStylizer:
         backend = self.stylizer.backend
         c_feat = backend.encode(pad_to_multiple(x))  # not the Stylizer's cache: frames are seen once
         c_mean, c_std = stab.content_stats(c_feat)
-        image = backend.decode(adain_with_stats(c_feat, c_mean, c_std, mean, std, self.alpha))
+        image = backend.decode(adain_with_stats(c_feat, c_mean, c_std, mean, std, self.alpha)).to(x.device)
         h, w = x.shape[-2:]
         top, _, left, _ = pad_amounts(h, w)
         return stab.finish(image[:, :, top : top + h, left : left + w].clamp(0, 1))
