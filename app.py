@@ -18,6 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when gradio i
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -31,6 +32,7 @@ from adain_hub.hub import looks_like_path  # noqa: E402
 from adain_hub.images import ImageError, load_image, one_line  # noqa: E402
 from adain_hub.model import AdaIN  # noqa: E402
 from adain_hub.stylizer import Stylizer  # noqa: E402
+from adain_hub.video import VideoError, probe  # noqa: E402
 
 log = logging.getLogger("adain_hub.app")
 
@@ -42,6 +44,10 @@ SIZES = (256, 384, 512, 768)
 ORIGINAL = 0  # the "original" choice: the photo's own size, in tiles over the Stylizer's memory budget
 DEFAULT_SIZE = 512
 MAX_FILE_SIZE = "20mb"  # refused by the upload itself, before any decoding
+MAX_VIDEO_SECONDS = 10.0  # the Video tab is for short clips: every frame runs the whole network
+VIDEO_SIZES = (256, 384, 512)
+VIDEO_OUT = Path(tempfile.gettempdir()) / "adain_hub_video"  # results, pruned after VIDEO_KEEP_S
+VIDEO_KEEP_S = 3600.0
 
 THEME = gr.themes.Soft(
     primary_hue="indigo",
@@ -193,6 +199,93 @@ def make_stylize_fn(stylizer: Stylizer):
     return stylize
 
 
+def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
+    """The function behind the Video tab and the ``/stylize_video`` API endpoint."""
+
+    def stylize_video(
+        video: str | None,
+        style: str | None,
+        alpha: float = 1.0,
+        stabilize: bool = True,
+        size: int = VIDEO_SIZES[0],
+        progress: gr.Progress = gr.Progress(),
+    ) -> str:
+        """Stylize a short clip with ``style``; returns the path of the stylized mp4 (audio kept).
+
+        Args:
+            video: the clip (at most ``MAX_VIDEO_SECONDS`` long).
+            style: the style image.
+            alpha: content-style trade-off in [0, 1]; 1 is full style.
+            stabilize: keep the output stable over time (off: each frame on its own, which flickers).
+            size: longer side, in pixels, of the frames that come back.
+        """
+        if video is None:
+            raise user_error("Add a video first.")
+        if style is None:
+            raise user_error("Add a style image.")
+        try:
+            info = probe(video)
+        except VideoError as exc:
+            raise user_error(f"Video: {str(exc).removeprefix(f'{video}: ').rstrip('.')}.") from None
+        if info.duration > max_seconds:
+            raise user_error(f"Video: {info.duration:.1f} s is over this demo's limit of {max_seconds:g} s; trim it, "
+                             "or run `adain stylize clip.mp4 --style painting.jpg --out out/` on your own machine.")
+        painting = _open(style, "Style")
+        out = Path(tempfile.mkdtemp(prefix="clip_", dir=_pruned_video_folder())) / f"{Path(video).stem}_stylized.mp4"
+        start = time.perf_counter()
+        try:
+            result = stylizer.stylize_video(
+                video, painting, out, alpha=float(alpha), size=int(size), stabilize=bool(stabilize),
+                progress=lambda done, total: progress((done, total or None), desc="Stylizing frames", unit="frames"),
+            )
+        except VideoError as exc:  # damaged past its first frame
+            raise user_error(f"Video: {str(exc).removeprefix(f'{video}: ').rstrip('.')}.") from None
+        except ValueError as exc:
+            raise user_error(str(exc)) from None
+        log.info("stylized a %dx%d clip of %d frames%s in %.1f s", result.width, result.height, result.frames,
+                 "" if stabilize else " (not stabilised)", time.perf_counter() - start)
+        return str(out)
+
+    return stylize_video
+
+
+def _pruned_video_folder() -> Path:
+    """The folder for video results, with results older than ``VIDEO_KEEP_S`` removed: gradio copies
+    each result into its own cache, so ours only has to outlive the response."""
+    import shutil
+
+    VIDEO_OUT.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in VIDEO_OUT.glob("clip_*"):
+        try:
+            if now - old.stat().st_mtime > VIDEO_KEEP_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:  # another worker pruned it first
+            pass
+    return VIDEO_OUT
+
+
+def build_video_tab(stylizer: Stylizer) -> None:
+    """The Video tab: a short clip and a style in, the stylized clip out (inside ``build_demo``)."""
+    with gr.Tab("Video (short clips)", elem_id="video_tab"):
+        gr.Markdown(f"Stylize a clip of up to {MAX_VIDEO_SECONDS:g} s, the style encoded once; frames are kept "
+                    "stable over time (untick to see the flicker of stylizing each frame on its own).")
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                clip = gr.Video(label="Clip", sources=["upload"], format=None, elem_id="video_in", height=240)
+                painting = uploaded_image(label="Style", elem_id="video_style", sources=["upload", "clipboard"],
+                                          height=240)
+            with gr.Column():
+                result = gr.Video(label="Result", format=None, interactive=False, elem_id="video_out", height=300)
+                run = gr.Button("Stylize video", variant="primary", elem_id="video_run")
+                alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Style strength (alpha)", elem_id="video_alpha")
+                stabilize = gr.Checkbox(value=True, label="Stabilise (no flicker)", elem_id="video_stabilize")
+                size = gr.Radio(list(VIDEO_SIZES), value=VIDEO_SIZES[0], label="Frame size (longer side, px)",
+                                elem_id="video_size")
+        run.click(make_video_fn(stylizer), inputs=[clip, painting, alpha, stabilize, size], outputs=result,
+                  api_name="stylize_video")
+
+
 # -- page -----------------------------------------------------------------------------------
 def _examples() -> list[list[Any]]:
     """Rows for ``gr.Examples``: content, style 1, style 2, mask, alpha, keep colours."""
@@ -277,6 +370,7 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
             elem_id="footer",
         )
         run.click(stylize, inputs=inputs, outputs=result, api_name="stylize")
+        build_video_tab(stylizer)
     # one job at a time: the network already uses every core, and the Stylizer's cache is not shared-safe
     demo.queue(default_concurrency_limit=1, max_size=16)
     return demo

@@ -26,12 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     # -- stylize ---------------------------------------------------------------------------
     p = sub.add_parser(
         "stylize",
-        help="stylize images or folders of images",
-        description="Stylize photos with one or more paintings; writes OUT/<input stem>.png per input.",
+        help="stylize images, videos, or folders of them",
+        description="Stylize photos with one or more paintings; writes OUT/<input stem>.png per input "
+                    "(OUT/<input stem>.mp4 per video).",
         epilog=STYLIZE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="content images, or folders searched recursively")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="content images or videos, or folders searched recursively")
     p.add_argument("--style", nargs="+", required=True, metavar="S", help="one or more style images")
     p.add_argument("--weights", nargs="+", type=float, default=None, metavar="W",
                    help="interpolation weight per style (scaled to sum to 1; default equal)")
@@ -56,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the network runs (default auto: a CUDA GPU when there is one)")
     p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="model folder or Hub id (default: bundled model)")
+    p.add_argument("--no-stabilize", dest="stabilize", action="store_false",
+                   help="videos: stylize each frame on its own (flickers) instead of keeping the output stable")
     p.set_defaults(func=cmd_stylize)
 
     # -- eval ------------------------------------------------------------------------------
@@ -94,9 +98,12 @@ examples:
   adain stylize photo.jpg --style starry.jpg --out out/
   adain stylize photos/ --style a.jpg b.jpg --weights 0.7 0.3 --alpha 0.8 --out out/
   adain stylize big.jpg --style starry.jpg --size 0 --out out/     # full resolution, tiled
+  adain stylize clip.mp4 --style a.jpg --size 512 --out out/      # writes out/clip.mp4
 
 Inputs sharing a stem (a.jpg, a.png) are written as a.png, a_2.png, ... in input order.
 Images are written whole or not at all (temporary file, then rename).
+Videos keep their frame count, frame rate and audio; frames are stabilised against flicker unless
+--no-stabilize; --mask and --method wct apply to images only.
 
 exit status:
   0  every input was stylized
@@ -139,7 +146,7 @@ def _failure(exc: BaseException, size: int) -> str:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     """``adain stylize``: every error becomes one line and an exit code, never a traceback."""
-    return _run(_stylize, args, "images already written are complete")
+    return _run(_stylize, args, "files already written are complete")
 
 
 def _check_stylize_flags(args: argparse.Namespace) -> None:
@@ -182,6 +189,7 @@ def _stylize(args: argparse.Namespace) -> int:
 
     from .images import ImageError, load_image
     from .stylizer import DEFAULT_MEMORY_BUDGET_MB, FULL_SIZE_STYLE_SIDE, Stylizer
+    from .video import is_video_file
 
     _check_stylize_flags(args)
     try:  # styles and masks are needed by every input: any problem ends the run before it starts
@@ -219,6 +227,10 @@ def _stylize(args: argparse.Namespace) -> int:
     # a bar for several images, on terminals only (disable=None), so logs get just the error lines
     bar = tqdm(files, desc="stylizing", unit="img", file=sys.stderr, disable=True if len(files) < 2 else None)
     for path, name in zip(bar, names):
+        if is_video_file(path):
+            ok = _stylize_video_file(stylizer, path, args.out / name, style_inputs, args)
+            written, failed = written + ok, failed + (not ok)
+            continue
         try:
             image = stylizer.stylize(
                 path, style_inputs, alpha=args.alpha, weights=args.weights, masks=masks,
@@ -241,7 +253,8 @@ def _stylize(args: argparse.Namespace) -> int:
         written += 1
     if len(files) + len(problems) > 1:  # a lone input's result speaks for itself
         skipped = f"; {failed} input(s) skipped" if failed else ""
-        _say(f"wrote {written} image(s) to {args.out}{skipped}")
+        noun = "file(s)" if any(is_video_file(f) for f in files) else "image(s)"
+        _say(f"wrote {written} {noun} to {args.out}{skipped}")
     return FAILURE if failed else 0
 
 
@@ -250,6 +263,7 @@ def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]
     that does not exist or holds no images. Outputs of earlier runs in an ``--out`` folder inside an
     input folder are not taken as inputs."""
     from .images import iter_image_files
+    from .video import iter_video_files
 
     files: list[Path] = []
     problems: list[str] = []
@@ -259,7 +273,8 @@ def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]
         path = Path(raw)
         if path.is_dir():
             below = out_dir != path.resolve()
-            found = [f for f in iter_image_files(path) if not (below and out_dir in f.resolve().parents)]
+            media = sorted([*iter_image_files(path), *iter_video_files(path)])
+            found = [f for f in media if not (below and out_dir in f.resolve().parents)]
             if not found:
                 problems.append(f"{path}: no images in this folder")
         elif path.exists():
@@ -275,12 +290,15 @@ def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]
 
 
 def _output_names(files: list[Path], out: Path) -> list[str]:
-    """``<stem>.png`` per input; later inputs with a stem already taken get ``<stem>_2.png``, ...
+    """``<stem>.png`` per input (``<stem>.mp4`` per video); later inputs with a name already taken
+    get ``<stem>_2.png``, ...
 
     Plain stems are handed out first, so an input really named ``a_2.jpg`` keeps its name.
     Comparison ignores case (macOS and Windows file systems do), and no output may land on an
     input file.
     """
+    from .video import is_video_file
+
     inputs = {f.resolve() for f in files}
     taken: set[str] = set()
     names: list[str | None] = [None] * len(files)
@@ -289,14 +307,16 @@ def _output_names(files: list[Path], out: Path) -> list[str]:
         return name.casefold() not in taken and (out / name).resolve() not in inputs
 
     for i, f in enumerate(files):
-        if free(f"{f.stem}.png"):
-            names[i] = f"{f.stem}.png"
+        ext = ".mp4" if is_video_file(f) else ".png"
+        if free(f"{f.stem}{ext}"):
+            names[i] = f"{f.stem}{ext}"
             taken.add(names[i].casefold())
     for i, f in enumerate(files):
         k = 2
         while names[i] is None:
-            if free(f"{f.stem}_{k}.png"):
-                names[i] = f"{f.stem}_{k}.png"
+            ext = ".mp4" if is_video_file(f) else ".png"
+            if free(f"{f.stem}_{k}{ext}"):
+                names[i] = f"{f.stem}_{k}{ext}"
                 taken.add(names[i].casefold())
             k += 1
     return names  # type: ignore[return-value]
@@ -313,6 +333,50 @@ def _save_atomic(image: Image.Image, path: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _stylize_video_file(stylizer, path: Path, dst: Path, styles: list, args: argparse.Namespace) -> bool:
+    """One video, with a bar over its frames; a bad one is one ``error:`` line and ``False``.
+    SIGTERM is turned into an interrupt while it runs, so the temporary file is removed."""
+    import signal
+    import threading
+
+    from tqdm import tqdm
+
+    from .video import VideoError
+
+    if args.mask is not None or args.method != "adain":
+        _say(f"error: {path}: videos are stylized with --method adain and without --mask")
+        return False
+
+    def interrupt(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, interrupt) if main_thread else None
+    bar = tqdm(desc=path.name, unit="frame", file=sys.stderr, leave=False, disable=None)
+    try:
+        def progress(done: int, total: int) -> None:
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        stylizer.stylize_video(path, styles, dst, alpha=args.alpha, weights=args.weights,
+                               preserve_color=args.preserve_color, stabilize=args.stabilize, progress=progress)
+        return True
+    except VideoError as exc:
+        _say(f"error: {exc}")
+    except (RuntimeError, ValueError, MemoryError) as exc:
+        _say(f"error: {path}: cannot stylize ({_failure(exc, args.size)})")
+    except OSError as exc:
+        _say(f"error: {dst}: cannot write ({exc.strerror or _one_line(exc)})")
+    except Exception as exc:  # noqa: BLE001 - FFmpeg raises many types; one line, and the next input
+        _say(f"error: {path}: cannot stylize ({_one_line(exc)})")
+    finally:
+        bar.close()
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    return False
 
 
 def _load_model(model_id: str, device: str = "cpu") -> AdaIN:

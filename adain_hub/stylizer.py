@@ -6,10 +6,11 @@ content statistics of the whole photo, so the result matches an untiled run.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ from .images import (
     to_tensor,
 )
 from .model import AdaIN
+
+if TYPE_CHECKING:
+    from .video import Stabilization, VideoInfo
 
 Method = Literal["adain", "wct"]
 
@@ -369,6 +373,25 @@ class Stylizer:
         if alpha == 1.0:  # the common case: no blend pass over the features
             return target
         return alpha * target + (1.0 - alpha) * c_feat
+
+    def stylize_video(
+        self,
+        video: str | os.PathLike,
+        styles: StyleInput | Sequence[StyleInput],
+        dst: str | os.PathLike,
+        alpha: float = 1.0,
+        weights: Sequence[float] | None = None,
+        preserve_color: bool = False,
+        size: int | None = None,
+        stabilize: bool | Stabilization = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> VideoInfo:
+        """Stylize a video file into the mp4 ``dst``, the style encoded once; frame count, frame rate
+        and audio kept, size capped at ``size``. ``stabilize=False`` stylizes each frame on its own
+        (it flickers). See :func:`adain_hub.video.stylize_video`."""
+        from .video import stylize_video
+
+        return stylize_video(self, video, styles, dst, alpha, weights, preserve_color, size, stabilize, progress)
 
     @staticmethod
     def _regions(masks: Sequence[ImageInput] | ImageInput, n_styles: int, size: tuple[int, int],

@@ -198,3 +198,20 @@ def test_original_size_and_tiny_photos(served, tmp_path):
     Image.open(FIXTURES / "chelsea.png").resize((16, 16)).save(icon)
     out = client.predict(handle_file(icon), style, 0.7, size=256, api_name="/stylize")
     assert Image.open(out).size == (16, 16)
+
+
+def test_video_endpoint_returns_the_clip_stylized_with_every_frame(served, tmp_path):
+    from .test_benchmarks import load
+
+    client, _ = served
+    clips = load("bench_video")
+    src = clips.write_clip(tmp_path / "clip.mp4", clips.still_clip(96, 64, frames=12), fps=12, audio=True)
+    out = client.predict(handle_file(src), handle_file(FIXTURES / "brick.png"), 1.0, True, 256,
+                         api_name="/stylize_video")
+    path = Path(out["video"] if isinstance(out, dict) else out)
+    frames = clips.read_frames(path)
+    assert path.suffix == ".mp4" and len(frames) == 12 and frames[0].shape == (64, 96, 3)
+    (tmp_path / "notes.mp4").write_text("not a video")
+    with pytest.raises(AppError, match="Video: not a video"):
+        client.predict(handle_file(tmp_path / "notes.mp4"), handle_file(FIXTURES / "brick.png"),
+                       api_name="/stylize_video")

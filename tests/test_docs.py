@@ -35,9 +35,18 @@ def workdir(tmp_path: Path, tiny_model: AdaIN) -> Path:
                           "b.jpg": "brick.png"}.items():
         Image.open(FIXTURES / fixture).convert("RGB").save(tmp_path / name)
     shutil.copy(ROOT / "examples" / "mask_ellipse.png", tmp_path / "mask.png")
+    _write_clip(tmp_path / "clip.mp4")
     tiny_model.save_pretrained(tmp_path / "model_card")
     fake_hub_cache(tmp_path / "hub", tmp_path / "model_card", repo="adain-hub/adain-vgg19")
     return tmp_path
+
+
+def _write_clip(path: Path) -> None:
+    """A 12-frame clip for the video example (the clip maker of benchmarks/bench_video.py)."""
+    from .test_benchmarks import load
+
+    clips = load("bench_video")
+    clips.write_clip(path, clips.still_clip(96, 64, frames=12), audio=True)
 
 
 @pytest.mark.slow
