@@ -328,7 +328,7 @@ def _save_atomic(image: Image.Image, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "xb") as fh:
-            image.save(fh, format="PNG")
+            image.save(fh, format="PNG", compress_level=1)  # 4x faster than the default 6, ~10% larger
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
