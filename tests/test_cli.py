@@ -339,7 +339,7 @@ def test_an_unwritable_output_is_reported_and_the_others_written(capsys, tiny_di
 class _DiesHalfway:
     """An image whose encoding is interrupted (Ctrl-C) after half the bytes are out."""
 
-    def save(self, fh, format: str) -> None:
+    def save(self, fh, format: str, **options) -> None:
         fh.write(b"\x89PNG\r\n\x1a\n half an image")
         raise KeyboardInterrupt
 
