@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .images import ImageError, load_image
     from .model import AdaIN, AdaINConfig
     from .stylizer import StyleFeatures, Stylizer, stylize
+    from .video import VideoError
 
 _EXPORTS = {
     "AdaIN": "model",
@@ -27,6 +28,7 @@ _EXPORTS = {
     "ImageError": "images",
     "ModelLoadError": "hub",
     "StyleFeatures": "stylizer",
+    "VideoError": "video",
     "Stylizer": "stylizer",
     "adain": "functional",
     "calc_mean_std": "functional",
@@ -44,6 +46,7 @@ __all__ = [  # spelled out (not computed) so that type checkers read it; a test 
     "ModelLoadError",
     "StyleFeatures",
     "Stylizer",
+    "VideoError",
     "adain",
     "calc_mean_std",
     "coral",
