@@ -315,62 +315,67 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
             "styles, or click an example below.",
             elem_id="title",
         )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                content = uploaded_image(label="Content photo", elem_id="content", **image_kw)
-                with gr.Row():
-                    with gr.Column(min_width=200):
-                        style = uploaded_image(label="Style 1", elem_id="style", **image_kw)
-                        weight = gr.Slider(0, 1, value=1.0, step=0.05, label="Weight of style 1", elem_id="weight")
-                    with gr.Column(min_width=200):
-                        style_2 = uploaded_image(label="Style 2 (optional)", elem_id="style_2", **image_kw)
-                        weight_2 = gr.Slider(0, 1, value=1.0, step=0.05, label="Weight of style 2", elem_id="weight_2")
-                with gr.Accordion("Spatial control: mask (optional)", open=False):
-                    gr.Markdown("White areas get style 1, black areas style 2; with one style, black stays the photo.")
-                    mask = uploaded_image(label="Mask", elem_id="mask", image_mode="L", **image_kw)
-            with gr.Column(scale=2):
-                result = gr.Image(
-                    label="Result",
-                    type="pil",
-                    format="png",
-                    elem_id="result",
-                    interactive=False,
-                    buttons=["download", "fullscreen"],
-                    height=420,
+        with gr.Tabs():
+            with gr.Tab("Photo", elem_id="photo_tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        content = uploaded_image(label="Content photo", elem_id="content", **image_kw)
+                        with gr.Row():
+                            with gr.Column(min_width=200):
+                                style = uploaded_image(label="Style 1", elem_id="style", **image_kw)
+                                weight = gr.Slider(0, 1, value=1.0, step=0.05, label="Weight of style 1",
+                                                   elem_id="weight")
+                            with gr.Column(min_width=200):
+                                style_2 = uploaded_image(label="Style 2 (optional)", elem_id="style_2", **image_kw)
+                                weight_2 = gr.Slider(0, 1, value=1.0, step=0.05, label="Weight of style 2",
+                                                     elem_id="weight_2")
+                        with gr.Accordion("Spatial control: mask (optional)", open=False):
+                            gr.Markdown("White areas get style 1, black areas style 2; with one style, black stays "
+                                        "the photo.")
+                            mask = uploaded_image(label="Mask", elem_id="mask", image_mode="L", **image_kw)
+                    with gr.Column(scale=2):
+                        result = gr.Image(
+                            label="Result",
+                            type="pil",
+                            format="png",
+                            elem_id="result",
+                            interactive=False,
+                            buttons=["download", "fullscreen"],
+                            height=420,
+                        )
+                        run = gr.Button("Stylize", variant="primary", elem_id="run")
+                        alpha = gr.Slider(
+                            0,
+                            1,
+                            value=1.0,
+                            step=0.05,
+                            label="Style strength (alpha)",
+                            elem_id="alpha",
+                            info="0 keeps the photo, 1 is full style",
+                        )
+                        size = gr.Radio(
+                            [(str(s), s) for s in SIZES] + [("original", ORIGINAL)],
+                            value=DEFAULT_SIZE,
+                            label="Working size (longer side, px)",
+                            elem_id="size",
+                            info="larger is sharper and slower; original: the photo's own size",
+                        )
+                        preserve_color = gr.Checkbox(label="Keep the photo's colours", elem_id="preserve_color")
+                inputs = [content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size]
+                gr.Examples(
+                    _examples(),
+                    inputs=[content, style, style_2, mask, alpha, preserve_color],
+                    label="Examples: click one, then Stylize",
+                    examples_per_page=6,
                 )
-                run = gr.Button("Stylize", variant="primary", elem_id="run")
-                alpha = gr.Slider(
-                    0,
-                    1,
-                    value=1.0,
-                    step=0.05,
-                    label="Style strength (alpha)",
-                    elem_id="alpha",
-                    info="0 keeps the photo, 1 is full style",
-                )
-                size = gr.Radio(
-                    [(str(s), s) for s in SIZES] + [("original", ORIGINAL)],
-                    value=DEFAULT_SIZE,
-                    label="Working size (longer side, px)",
-                    elem_id="size",
-                    info="larger is sharper and slower; original: the photo's own size",
-                )
-                preserve_color = gr.Checkbox(label="Keep the photo's colours", elem_id="preserve_color")
-        inputs = [content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size]
-        gr.Examples(
-            _examples(),
-            inputs=[content, style, style_2, mask, alpha, preserve_color],
-            label="Examples: click one, then Stylize",
-            examples_per_page=6,
-        )
+                run.click(stylize, inputs=inputs, outputs=result, api_name="stylize")
+            build_video_tab(stylizer)
         gr.Markdown(
             f"Model: `{model_name or 'custom'}` · backend `{getattr(stylizer.backend, 'name', '?')}` · "
             "API: `gradio_client.Client(url).predict(handle_file(photo), handle_file(style), 0.8, "
             'api_name="/stylize")`',
             elem_id="footer",
         )
-        run.click(stylize, inputs=inputs, outputs=result, api_name="stylize")
-        build_video_tab(stylizer)
     # one job at a time: the network already uses every core, and the Stylizer's cache is not shared-safe
     demo.queue(default_concurrency_limit=1, max_size=16)
     return demo

@@ -128,7 +128,7 @@ class Stylizer:
 
     Args:
         model: the network (``AdaIN.from_pretrained(...)``).
-        backend: ``"auto"`` (fastest available), ``"openvino"``, ``"bf16"`` or ``"fp32"``.
+        backend: ``"auto"`` (fastest available), ``"openvino"``, ``"bf16"``, ``"fp16"`` or ``"fp32"``.
         size: default cap on the longer side of the content at which the network runs; ``None`` or
             0: the photo's own size.
         style_size: cap on the longer side of style images.
