@@ -135,3 +135,15 @@ def test_lite_tiles_match_the_untiled_result(lite_model, fixtures, options):
     assert a.size == b.size == (451, 300)
     diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
     assert diff.max() <= 2, diff.max()
+
+
+def test_lite_decoder_starts_as_nearest_neighbour_upsampling():
+    """ICNR: the convolution before each pixel shuffle starts with equal sub-pixel filters, so a
+    fresh decoder gives 2x2 blocks of equal pixels (no checkerboard to unlearn)."""
+    torch.manual_seed(0)
+    model = AdaIN(LITE).eval()
+    with torch.no_grad():
+        out = model.decode(torch.randn(1, 16, 8, 8))
+    blocks = [out[..., i::2, j::2] for i in (0, 1) for j in (0, 1)]
+    assert all(torch.allclose(b, blocks[0]) for b in blocks[1:])
+    assert out.std() > 0  # and not trivially constant
