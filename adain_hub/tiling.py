@@ -83,7 +83,10 @@ def crop(pixels: np.ndarray, rows: Span, cols: Span, top: int, left: int) -> Ten
         region = pixels[r[0] : r[-1] + 1, c[0] : c[-1] + 1]  # a plain slice: no gather copy
     else:
         region = pixels[r][:, c]
-    return torch.from_numpy(np.ascontiguousarray(region)).permute(2, 0, 1)[None].float().div_(255.0)
+    region = np.ascontiguousarray(region)
+    if not region.flags.writeable:  # a view of np.asarray(PIL image): torch warns on read-only arrays
+        region = region.copy()
+    return torch.from_numpy(region).permute(2, 0, 1)[None].float().div_(255.0)
 
 
 def grid(height: int, width: int, tile: int, halo: int = HALO) -> list[list[tuple[Span, Span]]]:

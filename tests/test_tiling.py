@@ -222,3 +222,15 @@ def test_tiles_match_the_untiled_result_on_every_backend(tiny_model, backend):
     b = tiled.stylize(FIXTURES / "chelsea.png", FIXTURES / "brick.png", alpha=0.8)
     assert a.size == b.size == (451, 300)
     assert _psnr(a, b) > 40
+
+
+def test_crop_of_a_read_only_photo_warns_nothing():
+    pixels = np.asarray(Image.new("RGB", (64, 40), (10, 20, 30)))  # read-only, as the Stylizer's photo
+    assert not pixels.flags.writeable
+    span_r, span_c = tiling.spans(40, 64)[0], tiling.spans(64, 64)[0]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = tiling.crop(pixels, span_r, span_c, 0, 0)
+    assert x.shape == (1, 3, 40, 64)
