@@ -105,7 +105,7 @@ class _ContentSums:
             self.cov = (n, total, outer) if self.cov is None else (
                 self.cov[0] + n, self.cov[1] + total, self.cov[2] + outer)
         if regions is not None and self.hard is not None:
-            weights = [(m > 0.5).float() if hard else m for m, hard in zip(regions, self.hard)]
+            weights = [((m > 0.5).float() if hard else m).to(feat.device) for m, hard in zip(regions, self.hard)]
             new = [AF.feature_sums(feat, w) for w in weights]
             self.regions = new if self.regions is None else [_add(a, b) for a, b in zip(self.regions, new)]
 

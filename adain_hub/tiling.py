@@ -143,7 +143,7 @@ class BandBlender:
         """Add a decoded tile ``(1, 3, h, w)`` weighted by its ramps (``height x width``: padded size)."""
         w = ramp(rows, height)[:, None, None] * ramp(cols, width)[None, :, None]
         (y0, y1), (x0, x1) = rows.ext, cols.ext
-        tile = image[0].permute(1, 2, 0).numpy()
+        tile = image[0].permute(1, 2, 0).cpu().numpy()  # a GPU backend decodes on its device
         self.acc[y0 - self.y0 : y1 - self.y0, x0:x1] += tile * w
 
     def finish(self) -> np.ndarray:

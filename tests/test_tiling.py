@@ -234,3 +234,33 @@ def test_crop_of_a_read_only_photo_warns_nothing():
         warnings.simplefilter("error")
         x = tiling.crop(pixels, span_r, span_c, 0, 0)
     assert x.shape == (1, 3, 40, 64)
+
+
+class _OnDevice(torch.Tensor):
+    """Features and images as a GPU backend returns them: on its device, so no ``.numpy()``."""
+
+    def numpy(self, *args, **kwargs):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() first.")
+
+    def cpu(self, *args, **kwargs):
+        return torch.Tensor.cpu(self).as_subclass(torch.Tensor)
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_tiles_work_with_a_backend_that_returns_device_tensors(tiny_model, with_mask):
+    from adain_hub.backends import TorchBackend
+
+    class OnDeviceBackend(TorchBackend):
+        def encode(self, image):
+            return super().encode(image).as_subclass(_OnDevice)
+
+        def decode(self, features):
+            return super().decode(features).as_subclass(_OnDevice)
+
+    mask = Image.fromarray(np.tile((np.arange(150) < 70).astype(np.uint8) * 255, (100, 1)))
+    kw = dict(masks=mask) if with_mask else {}
+    photo = load_image(FIXTURES / "astronaut.png").resize((150, 100))
+    styles = [FIXTURES / "brick.png", FIXTURES / "gravel.png"]
+    whole = Stylizer(tiny_model, backend="fp32", size=None).stylize(photo, styles, **kw)
+    tiled = Stylizer(tiny_model, backend=OnDeviceBackend(tiny_model), size=None, tile=64).stylize(photo, styles, **kw)
+    assert _psnr(whole, tiled) > 40
