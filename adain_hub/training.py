@@ -98,6 +98,10 @@ class TrainConfig:
         if self.image_size < MIN_SIDE:
             raise ValueError(f"image_size must be at least {MIN_SIDE} (the encoder works at 1/8 of it), "
                              f"got {self.image_size}")
+        if self.image_size % 8:  # the decoders give back 8x (VGG) or 4x (lite) their features: other crops
+            # come back a few pixels off, and the identity loss and the sample grid cannot compare them
+            raise ValueError(f"image_size must be a multiple of 8, got {self.image_size} "
+                             f"(try {max(MIN_SIDE, self.image_size // 8 * 8)})")
         for name in ("lr", "lr_decay", "content_weight", "style_weight", "identity_weight"):
             if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)}")

@@ -297,3 +297,19 @@ def test_missing_model_or_an_output_file_is_one_line(data, tmp_path):
     (tmp_path / "afile").write_text("")
     code, err = _main(*common, "--pretrained", str(BUNDLED_MODEL), "--output-dir", str(tmp_path / "afile"))
     assert code == 2 and "the output folder is a file" in err
+
+
+@pytest.mark.parametrize("architecture", ["vgg19", "lite"])
+def test_a_crop_size_the_decoder_cannot_give_back_is_refused_up_front(architecture):
+    from adain_hub import AdaIN, AdaINConfig
+    from adain_hub.training import StyleTransferLoss
+
+    # a 250 px crop comes back 248 (VGG) or 252 px (lite): the identity loss could not compare them
+    vgg = AdaIN(AdaINConfig(channels=(4, 8, 8, 16)))
+    model = vgg if architecture == "vgg19" else AdaIN(AdaINConfig(architecture="lite", channels=(4, 8)))
+    out = StyleTransferLoss(model, None if model.is_vgg else vgg.encoder)(torch.rand(1, 3, 250, 250),
+                                                                         torch.rand(1, 3, 250, 250)).output
+    assert out.shape[-1] != 250
+    with pytest.raises(ValueError, match="multiple of 8"):
+        TrainConfig(image_size=250, architecture=architecture, identity_weight=1.0)
+    TrainConfig(image_size=248, architecture=architecture, identity_weight=1.0)
