@@ -376,7 +376,7 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
             'api_name="/stylize")`',
             elem_id="footer",
         )
-    # one job at a time: the network already uses every core, and the Stylizer's cache is not shared-safe
+    # one job at a time per event (photo or video): the network already uses every core; the Stylizer is thread-safe
     demo.queue(default_concurrency_limit=1, max_size=16)
     return demo
 

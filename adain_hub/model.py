@@ -63,7 +63,8 @@ class AdaINConfig:
     widths, ``(16, 48)``. ``upsample`` is the VGG decoder's 2x upsampling: ``"nearest"`` as in
     the paper, or ``"bilinear"``, which gave fewer checkerboard artefacts in our experiments (the
     lite decoder upsamples by pixel shuffle and ignores it). ``blocks`` is the number of residual
-    blocks on each side of the lite network's bottleneck.
+    blocks on each side of the lite network's bottleneck, split between its two levels (so at
+    least 2: one each).
     """
 
     channels: tuple[int, ...] | None = None
@@ -82,8 +83,8 @@ class AdaINConfig:
             raise ValueError(f"channels must be {want} positive widths for {self.architecture}, got {self.channels}")
         if self.upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {self.upsample!r}")
-        if int(self.blocks) != self.blocks or self.blocks < 1:
-            raise ValueError(f"blocks must be a positive whole number, got {self.blocks}")
+        if int(self.blocks) != self.blocks or self.blocks < 2:
+            raise ValueError(f"blocks must be a whole number of at least 2 (one per level), got {self.blocks}")
         self.blocks = int(self.blocks)
 
     @property
@@ -203,8 +204,8 @@ class LiteEncoder(nn.Module):
             down=nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(half, quarter, 3, stride=2)),
             relu2=nn.ReLU(inplace=True),
         ))
-        self.shallow = nn.Sequential(*[_Residual(quarter) for _ in range(max(1, blocks // 2))])
-        self.deep = nn.Sequential(*[_Residual(quarter) for _ in range(max(1, blocks - blocks // 2))])
+        self.shallow = nn.Sequential(*[_Residual(quarter) for _ in range(blocks // 2)])
+        self.deep = nn.Sequential(*[_Residual(quarter) for _ in range(blocks - blocks // 2)])
 
     def forward(self, x: Tensor, upto: str | None = None) -> list[Tensor]:
         """``[features]``: a list of one, as :meth:`Encoder.forward` returns its stages."""
@@ -220,9 +221,9 @@ class LiteDecoder(nn.Module):
         super().__init__()
         half, quarter = channels
         self.quarter = quarter
-        self.deep = nn.Sequential(*[_Residual(quarter) for _ in range(max(1, blocks // 2))])
+        self.deep = nn.Sequential(*[_Residual(quarter) for _ in range(blocks // 2)])
         self.fuse = nn.Conv2d(2 * quarter, quarter, 1)
-        self.shallow = nn.Sequential(*[_Residual(quarter) for _ in range(max(1, blocks - blocks // 2))])
+        self.shallow = nn.Sequential(*[_Residual(quarter) for _ in range(blocks - blocks // 2)])
         self.up = nn.Sequential(OrderedDict(
             conv1=_conv(quarter, 4 * half), shuffle1=nn.PixelShuffle(2), relu1=nn.ReLU(inplace=True),
             conv2=_conv(half, half), relu2=nn.ReLU(inplace=True),

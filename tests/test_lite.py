@@ -48,7 +48,10 @@ def test_lite_config_validation():
     with pytest.raises(ValueError, match="2 positive widths for lite"):
         AdaINConfig(architecture="lite", channels=(4, 8, 8, 16))
     with pytest.raises(ValueError, match="blocks"):
-        AdaINConfig(architecture="lite", blocks=0)
+        AdaINConfig(architecture="lite", blocks=1)
+    counted = AdaIN(AdaINConfig(architecture="lite", channels=(4, 8), blocks=3))
+    assert len(counted.encoder.shallow) + len(counted.encoder.deep) == 3 == len(counted.decoder.deep) + len(
+        counted.decoder.shallow)
 
 
 def test_lite_round_trip_is_bit_exact_and_strict(tmp_path, lite_model):
