@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import secrets
 import sys
 import warnings
 from pathlib import Path
@@ -262,8 +261,8 @@ def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]
     """Files to stylize, in argument order (folders sorted), each once; plus one line per input
     that does not exist or holds no images. Outputs of earlier runs in an ``--out`` folder inside an
     input folder are not taken as inputs."""
-    from .images import iter_image_files
-    from .video import iter_video_files
+    from .images import IMAGE_SUFFIXES, iter_files
+    from .video import VIDEO_SUFFIXES
 
     files: list[Path] = []
     problems: list[str] = []
@@ -273,7 +272,7 @@ def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]
         path = Path(raw)
         if path.is_dir():
             below = out_dir != path.resolve()
-            media = sorted([*iter_image_files(path), *iter_video_files(path)])
+            media = iter_files(path, IMAGE_SUFFIXES | VIDEO_SUFFIXES)
             found = [f for f in media if not (below and out_dir in f.resolve().parents)]
             if not found:
                 problems.append(f"{path}: no images in this folder")
@@ -325,7 +324,9 @@ def _output_names(files: list[Path], out: Path) -> list[str]:
 def _save_atomic(image: Image.Image, path: Path) -> None:
     """Write to a hidden temporary file beside ``path``, then rename: a reader (or an interrupted
     run) sees the old file or the whole new one, never half an image."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    from .images import temporary_path
+
+    tmp = temporary_path(path)
     try:
         with open(tmp, "xb") as fh:
             image.save(fh, format="PNG", compress_level=1)  # 4x faster than the default 6, ~10% larger

@@ -9,9 +9,10 @@ import hashlib
 import io
 import os
 import re
+import secrets
 import warnings
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterable, Iterator, Union
 
 import numpy as np
 import torch
@@ -33,14 +34,26 @@ class ImageError(ValueError):
     """An input that is not a usable image; the message says which input and why, in one line."""
 
 
-def iter_image_files(folder: str | os.PathLike) -> Iterator[Path]:
-    """Image-looking files anywhere under ``folder``, sorted; hidden files and folders are skipped
-    (``.thumbnails/``, ``._photo.jpg`` from macOS and the like are never photos to stylize)."""
-    root = Path(folder)
+def iter_files(folder: str | os.PathLike, suffixes: Iterable[str]) -> Iterator[Path]:
+    """Files anywhere under ``folder`` whose suffix is one of ``suffixes`` (lower case), sorted;
+    hidden files and folders are skipped (``.thumbnails/``, ``._photo.jpg`` from macOS and the like
+    are never inputs)."""
+    root, wanted = Path(folder), frozenset(suffixes)
     for path in sorted(root.rglob("*")):
         hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-        if not hidden and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        if not hidden and path.suffix.lower() in wanted and path.is_file():
             yield path
+
+
+def iter_image_files(folder: str | os.PathLike) -> Iterator[Path]:
+    """Image-looking files anywhere under ``folder``, sorted, hidden ones skipped (:func:`iter_files`)."""
+    return iter_files(folder, IMAGE_SUFFIXES)
+
+
+def temporary_path(dst: Path) -> Path:
+    """A hidden, unique name beside ``dst`` to write to before renaming onto it, so a reader (or an
+    interrupted run) sees the old file or the whole new one, never half of it."""
+    return dst.with_name(f".{dst.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
 def _name(src: object) -> str:

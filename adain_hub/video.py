@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -36,6 +35,7 @@ from .images import (
     output_size,
     pad_amounts,
     pad_to_multiple,
+    temporary_path,
     to_pil,
     to_tensor,
 )
@@ -61,16 +61,6 @@ class VideoError(ValueError):
 def is_video_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is named like a video (the CLI sends these here and the rest to images)."""
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
-
-
-def iter_video_files(folder: str | os.PathLike) -> Iterator[Path]:
-    """Video-looking files anywhere under ``folder``, sorted, hidden files and folders skipped
-    (the same rules as :func:`adain_hub.images.iter_image_files`)."""
-    root = Path(folder)
-    for path in sorted(root.rglob("*")):
-        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-        if not hidden and is_video_file(path) and path.is_file():
-            yield path
 
 
 @dataclass(frozen=True)
@@ -464,10 +454,6 @@ def _encoder_name() -> str:
     return "libx264" if "libx264" in av.codecs_available else "mpeg4"
 
 
-def _temporary(dst: Path) -> Path:
-    return dst.with_name(f".{dst.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
 def _demuxed(container, video, audio, decode_audio: bool, name: str) -> Iterator:
     """The file in order: decoded video frames, and audio as packets to copy (or frames to re-encode
     when ``decode_audio``). A decoding error is a :class:`VideoError`; writing errors are not."""
@@ -577,7 +563,7 @@ def stylize_video(
         w, h = out_size
         raise VideoError(f"{name}: frames are too small to stylize ({w}x{h}, need at least {MIN_SIDE} px a side)")
     clip = ClipStylizer(stylizer, styles, alpha, weights, preserve_color, stabilize)
-    tmp = _temporary(dst)
+    tmp = temporary_path(dst)
     written, writer = 0, None
     total = info.frames or round(info.duration * info.fps)  # an estimate for progress where none is stored
     try:
