@@ -307,6 +307,13 @@ def pad_to_multiple(x: Tensor, multiple: int = 8) -> Tensor:
     return torch.nn.functional.pad(x, (left, right, top, bottom), mode="reflect")
 
 
+def unpad(x: Tensor, height: int, width: int, multiple: int = 8) -> Tensor:
+    """The ``height x width`` image :func:`pad_to_multiple` padded, cut back out of ``(N, C, H', W')``
+    (the decoder's output of a padded input)."""
+    top, _, left, _ = pad_amounts(height, width, multiple)
+    return x[..., top : top + height, left : left + width]
+
+
 def fit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Resize to exactly ``size`` with a good filter (no-op when it already has that size)."""
     return img if img.size == size else img.resize(size, Image.Resampling.LANCZOS)

@@ -34,6 +34,7 @@ from .images import (
     pad_to_multiple,
     to_pil,
     to_tensor,
+    unpad,
 )
 from .model import AdaIN
 
@@ -287,10 +288,8 @@ class Stylizer:
         regions = self._regions(masks, len(encoded), content_img.size) if masks is not None else None
         regions = [pad_to_multiple(r) for r in regions] if regions is not None else None
         target = self.transform(c_feat, encoded, alpha, weights, regions, method)
-        image = self.backend.decode(target)
         w, h = content_img.size
-        top, _, left, _ = pad_amounts(h, w)
-        return to_pil(image[0, :, top : top + h, left : left + w])
+        return to_pil(unpad(self.backend.decode(target), h, w))
 
     def _stylize_tiled(self, pixels: np.ndarray, encoded: list[StyleFeatures], alpha: float,
                        weights: Sequence[float] | None, masks: Sequence[ImageInput] | ImageInput | None,

@@ -33,15 +33,16 @@ from .images import (
     load_image,
     one_line,
     output_size,
-    pad_amounts,
     pad_to_multiple,
     temporary_path,
     to_pil,
     to_tensor,
+    unpad,
 )
+from .stylizer import ContentStats, Stylizer
 
 if TYPE_CHECKING:
-    from .stylizer import StyleFeatures, StyleInput, Stylizer
+    from .stylizer import StyleFeatures, StyleInput
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".wmv", ".flv", ".3gp"}
@@ -235,15 +236,6 @@ def change_map(current: Tensor, previous: Tensor, threshold: float, blur: int = 
     return _box(_box(changed, grow, "max"), grow)
 
 
-def adain_with_stats(
-    c_feat: Tensor, c_mean: Tensor, c_std: Tensor, s_mean: Tensor, s_std: Tensor, alpha: float = 1.0
-) -> Tensor:
-    """AdaIN with given content statistics (smoothed over frames) instead of the frame's own, then the
-    usual ``alpha * t + (1 - alpha) * c`` blend. Shapes: features ``(1, C, h, w)``, stats ``(1, C, 1, 1)``."""
-    target = (c_feat - c_mean) / c_std * s_std + s_mean
-    return alpha * target + (1.0 - alpha) * c_feat
-
-
 # -- stabilisation: state over a clip ---------------------------------------------------------
 @dataclass(frozen=True)
 class Stabilization:
@@ -416,16 +408,14 @@ class ClipStylizer:
         if self._encoded is None:  # first frame with colour preservation
             first = frame if isinstance(frame, Image.Image) else to_pil(x)
             self._encoded = [self.stylizer.encode_style(s, colour_from=first) for s in self.styles]
-        mean, std = AF.blend_stats([e.mean for e in self._encoded], [e.std for e in self._encoded], self.weights)
         stab = self.stabilizer
         stab.prepare(x)
         backend = self.stylizer.backend
         c_feat = backend.encode(pad_to_multiple(x))  # not the Stylizer's cache: frames are seen once
-        c_mean, c_std = stab.content_stats(c_feat)
-        image = backend.decode(adain_with_stats(c_feat, c_mean, c_std, mean, std, self.alpha)).to(x.device)
-        h, w = x.shape[-2:]
-        top, _, left, _ = pad_amounts(h, w)
-        return stab.finish(image[:, :, top : top + h, left : left + w].clamp(0, 1))
+        own = ContentStats(*stab.content_stats(c_feat))  # the frame's statistics, smoothed over time
+        target = Stylizer.transform(c_feat, self._encoded, self.alpha, self.weights, content_stats=own)
+        image = backend.decode(target).to(x.device)
+        return stab.finish(unpad(image, *x.shape[-2:]).clamp(0, 1))
 
 
 def stylize_frames(
