@@ -10,7 +10,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ from .images import (
 from .model import AdaIN
 
 if TYPE_CHECKING:
-    from .video import Stabilization, VideoInfo
+    from .video import VideoInfo
 
 Method = Literal["adain", "wct"]
 
@@ -373,24 +373,15 @@ class Stylizer:
             return target
         return alpha * target + (1.0 - alpha) * c_feat
 
-    def stylize_video(
-        self,
-        video: str | os.PathLike,
-        styles: StyleInput | Sequence[StyleInput],
-        dst: str | os.PathLike,
-        alpha: float = 1.0,
-        weights: Sequence[float] | None = None,
-        preserve_color: bool = False,
-        size: int | None = None,
-        stabilize: bool | Stabilization = True,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> VideoInfo:
+    def stylize_video(self, video: str | os.PathLike, styles: StyleInput | Sequence[StyleInput],
+                      dst: str | os.PathLike, **options) -> VideoInfo:
         """Stylize a video file into the mp4 ``dst``, the style encoded once; frame count, frame rate
-        and audio kept, size capped at ``size``. ``stabilize=False`` stylizes each frame on its own
-        (it flickers). See :func:`adain_hub.video.stylize_video`."""
+        and audio kept. ``options``: ``alpha``, ``weights``, ``preserve_color``, ``size``,
+        ``stabilize`` (``False``: each frame on its own, which flickers) and ``progress``, as for
+        :func:`adain_hub.video.stylize_video`, which does the work."""
         from .video import stylize_video
 
-        return stylize_video(self, video, styles, dst, alpha, weights, preserve_color, size, stabilize, progress)
+        return stylize_video(self, video, styles, dst, **options)
 
     @staticmethod
     def _regions(masks: Sequence[ImageInput] | ImageInput, n_styles: int, size: tuple[int, int],
