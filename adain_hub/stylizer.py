@@ -96,17 +96,15 @@ class _ContentSums:
     def __init__(self, method: Method, hard_regions: Sequence[bool] | None) -> None:
         self.method, self.hard = method, hard_regions
         self.sums: tuple[Tensor, ...] | None = None
-        self.cov: tuple[int, Tensor, Tensor] | None = None
+        self.cov: tuple | None = None  # (positions, sum f, sum f f^T)
         self.regions: list[tuple[Tensor, ...]] | None = None
 
     def add(self, feat: Tensor, regions: Sequence[Tensor] | None) -> None:
         self.sums = _add(self.sums, AF.feature_sums(feat))
         if self.method == "wct":
-            n, total, outer = AF.covariance_sums(feat)
-            self.cov = (n, total, outer) if self.cov is None else (
-                self.cov[0] + n, self.cov[1] + total, self.cov[2] + outer)
+            self.cov = _add(self.cov, AF.covariance_sums(feat))
         if regions is not None and self.hard is not None:
-            weights = [((m > 0.5).float() if hard else m).to(feat.device) for m, hard in zip(regions, self.hard)]
+            weights = [_region_weight(m.to(feat.device), hard) for m, hard in zip(regions, self.hard)]
             new = [AF.feature_sums(feat, w) for w in weights]
             self.regions = new if self.regions is None else [_add(a, b) for a, b in zip(self.regions, new)]
 
@@ -117,8 +115,21 @@ class _ContentSums:
         return ContentStats(mean, std, cov, regions)
 
 
-def _add(a: tuple[Tensor, ...] | None, b: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+def _add(a: tuple | None, b: tuple) -> tuple:
     return b if a is None else tuple(x + y for x, y in zip(a, b))
+
+
+def _region_weight(mask: Tensor, hard: bool) -> Tensor:
+    """What a region's content statistics are taken over: its mask thresholded at one half, or the
+    soft mask itself when no position reaches one half (a faint mask still has statistics)."""
+    return (mask > 0.5).float() if hard else mask
+
+
+def _check_masks(method: str, weights: Sequence[float] | None) -> None:
+    if method != "adain":
+        raise ValueError("masks are supported with method='adain' only")
+    if weights is not None:
+        raise ValueError("give masks or weights, not both: each region takes its own style whole")
 
 
 class Stylizer:
@@ -212,8 +223,8 @@ class Stylizer:
         ``size`` (0: the photo's own size), aspect ratio kept (the network pads it to a multiple of 8
         and crops back; a photo smaller than the network's minimum runs upscaled, see
         :func:`~adain_hub.images.network_size`)."""
-        img = load_image(content, max_pixels=self.max_pixels, min_side=1)
-        return fit(img, output_size(*img.size, size if size is not None else self.size))
+        img, out = self._load_content(content, size)
+        return fit(img, out)
 
     def _load_content(self, content: ImageInput, size: int | None) -> tuple[Image.Image, tuple[int, int]]:
         """The photo at the size the network runs at, and the size the result is returned at."""
@@ -265,10 +276,8 @@ class Stylizer:
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         if not style_list:
             raise ValueError("need at least one style")
-        if masks is not None and method != "adain":
-            raise ValueError("masks are supported with method='adain' only")
-        if masks is not None and weights is not None:
-            raise ValueError("give masks or weights, not both: each region takes its own style whole")
+        if masks is not None:  # before loading anything: the tiled path reads masks before transform
+            _check_masks(method, weights)
         content_img, out_size = self._load_content(content, size)
         tile = self.tile_size(*content_img.size, method)
         colour_from = _colour_reference(content_img) if preserve_color else None
@@ -353,10 +362,7 @@ class Stylizer:
         itself (a tile is normalised with those of the whole photo).
         """
         if regions is not None:
-            if method != "adain":
-                raise ValueError("masks are supported with method='adain' only")
-            if weights is not None:
-                raise ValueError("give masks or weights, not both: each region takes its own style whole")
+            _check_masks(method, weights)
             region_stats = content_stats.regions if content_stats is not None else None
             target = Stylizer._masked_adain(c_feat, list(styles), list(regions), region_stats)
         else:
@@ -418,7 +424,7 @@ class Stylizer:
             if stats is not None:
                 c_mean, c_std = stats[i]
             else:
-                c_mean, c_std = AF.masked_mean_std(c_feat, (m > 0.5).float() if (m > 0.5).any() else m)
+                c_mean, c_std = AF.masked_mean_std(c_feat, _region_weight(m, bool((m > 0.5).any())))
             out = out + m * ((c_feat - c_mean) / c_std * style.std + style.mean)
         return out
 
