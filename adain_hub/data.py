@@ -14,7 +14,7 @@ from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from torch.utils.data import IterableDataset as TorchIterableDataset
 
 from .images import ImageError, image_mode, load_image, one_line, to_tensor
 
+T = TypeVar("T")
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 
 
@@ -79,12 +80,7 @@ class BalancedStream:
     """
 
     def __init__(self, source: IterableDataset, label_column: str, seed: int, pool_size: int = 16) -> None:
-        feature = source.features.get(label_column) if source.features else None
-        if not isinstance(feature, ClassLabel):
-            raise ValueError(
-                f"cannot balance by {label_column!r}: it must be a class-label column "
-                f"(columns: {list(source.features or {})})"
-            )
+        feature = label_feature(source, label_column)
         self.source, self.label_column, self.seed, self.pool_size = source, label_column, seed, pool_size
         self.num_classes = feature.num_classes
         self.features = source.features
@@ -112,6 +108,26 @@ class BalancedStream:
             yield rng.choice(pools[label])
 
 
+def label_feature(ds: IterableDataset, column: str) -> ClassLabel:
+    """The class-label feature styles are balanced by; ``ValueError`` if ``column`` is not one."""
+    feature = ds.features.get(column) if ds.features else None
+    if not isinstance(feature, ClassLabel):
+        raise ValueError(f"cannot balance by {column!r}: it must be a class-label column "
+                         f"(columns: {list(ds.features or {})})")
+    return feature
+
+
+def process_share(
+    source: str | IterableDataset, *, seed: int, rank: int, world_size: int, image_column: str, shuffle_buffer: int
+) -> IterableDataset:
+    """This process's share of ``source`` (a Hub id, a folder, or a stream :func:`open_stream`
+    opened), shuffled. Processes split the source itself, so within a pass no two train on the
+    same image."""
+    ds = open_stream(source, image_column) if isinstance(source, str) else source
+    ds = ds.shuffle(seed=seed, buffer_size=shuffle_buffer)
+    return split_dataset_by_node(ds, rank=rank, world_size=world_size) if world_size > 1 else ds
+
+
 def training_stream(
     source: str | IterableDataset,
     *,
@@ -122,13 +138,10 @@ def training_stream(
     balance_by: str | None = None,
     shuffle_buffer: int = 1000,
 ) -> Iterable[dict]:
-    """The endless, shuffled, optionally label-balanced stream one process trains on. Processes
-    split the source itself, so within a pass no two train on the same image. ``source`` is a Hub
-    id or folder, or a stream :func:`open_stream` already opened."""
-    ds = open_stream(source, image_column) if isinstance(source, str) else source
-    ds = ds.shuffle(seed=seed, buffer_size=shuffle_buffer)
-    if world_size > 1:
-        ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
+    """The endless, shuffled, optionally label-balanced stream one process trains on
+    (:func:`process_share`)."""
+    ds = process_share(source, seed=seed, rank=rank, world_size=world_size, image_column=image_column,
+                       shuffle_buffer=shuffle_buffer)
     return BalancedStream(ds, balance_by, seed + 104_729 * rank) if balance_by else ds.repeat(None)
 
 
@@ -186,11 +199,31 @@ def decode_example(value: dict | Image.Image, spec: CropSpec, rng: random.Random
     return to_tensor(img.crop((left, top, left + spec.crop, top + spec.crop)))[0]
 
 
+# what an unusable training image raises (PIL's plugins raise OSError and ValueError on garbled data)
+REFUSED = (ImageError, OSError, ValueError, Image.DecompressionBombError)
+
+
 def refusal_reason(exc: Exception) -> str:
     """A short reason for a refused image, the same for every file refused for it ("too small",
     not "too small (50x40 ...)"), for counting."""
     reason = str(exc).split(": ")[-1] if isinstance(exc, ImageError) else type(exc).__name__
     return re.sub(r"\s*\(.*\)$", "", reason)
+
+
+def threaded_map(fn: Callable[..., T], jobs: Iterable[tuple], threads: int, name: str = "decode") -> Iterator[T]:
+    """``fn(*job)`` for each job, in order, in ``threads`` threads with up to ``4 * threads`` in
+    flight (PIL releases the GIL while decoding and resizing). Closing the generator stops them."""
+    pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
+    pending: deque[Future] = deque()
+    try:
+        for job in jobs:
+            pending.append(pool.submit(fn, *job))
+            if len(pending) >= 4 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class DecodedCrops(TorchIterableDataset):
@@ -227,13 +260,14 @@ class DecodedCrops(TorchIterableDataset):
         name = (value.get("path") or "") if isinstance(value, dict) else ""
         try:
             return decode_example(value, self.spec, random.Random(seed)), name, ""
-        except (ImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        except REFUSED as exc:
             return None, name, refusal_reason(exc)
 
     def __iter__(self):
         rng = random.Random(self.seed)
         examples = ((ex, rng.getrandbits(32)) for ex in self.stream)
-        results = self._threaded(examples) if self.threads > 0 else (self._decode(*job) for job in examples)
+        results = (threaded_map(self._decode, examples, self.threads) if self.threads > 0
+                   else (self._decode(*job) for job in examples))
         skipped, cycled = 0, False
         reasons: Counter[str] = Counter()
         refused: set[str] = set()  # paths refused since the last good image
@@ -253,19 +287,6 @@ class DecodedCrops(TorchIterableDataset):
             reasons.clear()
             refused.clear()
 
-    def _threaded(self, examples: Iterator[tuple[dict, int]]) -> Iterator[tuple[Tensor | None, str, str]]:
-        """Decoded crops in stream order, with up to ``4 * threads`` images in flight."""
-        pool = ThreadPoolExecutor(self.threads)
-        pending: deque[Future] = deque()
-        try:
-            for job in examples:
-                pending.append(pool.submit(self._decode, *job))
-                if len(pending) >= 4 * self.threads:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def crop_loader(
@@ -374,7 +395,7 @@ class ImagePool:
         self._stop = threading.Event()
         self._ready: queue.Queue = queue.Queue(maxsize=backlog)
         self._thread: threading.Thread | None = None
-        results = self._decoded(self._passes(source, seed), max(1, threads))
+        results = threaded_map(self._decode, self._passes(source, seed), max(1, threads), f"decode-{name}")
         self.fits_whole = self._fill(results, max_skips)
         if self.fits_whole:
             results.close()
@@ -410,22 +431,8 @@ class ImagePool:
         label = int(example[self.label_column]) if self.label_column else 0
         try:
             return epoch, to_uint8(decode_image(value, self.spec)), Path(path).name, label, ""
-        except (ImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        except REFUSED as exc:
             return epoch, None, Path(path).name, label, refusal_reason(exc)
-
-    def _decoded(self, jobs: Iterator[tuple[int, dict]], threads: int):
-        """Decoded examples in stream order, ``4 * threads`` in flight."""
-        pool = ThreadPoolExecutor(threads, thread_name_prefix=f"decode-{self.name}")
-        pending: deque[Future] = deque()
-        try:
-            for job in jobs:
-                pending.append(pool.submit(self._decode, *job))
-                if len(pending) >= 4 * threads:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
 
     def _fill(self, results: Iterator, max_skips: int) -> bool:
         """Read the first pass into the pool; True if it ended before the pool was full."""
@@ -562,15 +569,10 @@ def image_pool(
 ) -> ImagePool:
     """An :class:`ImagePool` of this process's share of ``source`` (a Hub id, a folder, or a stream
     :func:`open_stream` opened), shuffled; ``balance_by`` must be a class-label column."""
-    ds = open_stream(source, image_column) if isinstance(source, str) else source
+    ds = process_share(source, seed=seed, rank=rank, world_size=world_size, image_column=image_column,
+                       shuffle_buffer=shuffle_buffer)
     if balance_by:
-        feature = ds.features.get(balance_by) if ds.features else None
-        if not isinstance(feature, ClassLabel):
-            raise ValueError(f"cannot balance by {balance_by!r}: it must be a class-label column "
-                             f"(columns: {list(ds.features or {})})")
-    ds = ds.shuffle(seed=seed, buffer_size=shuffle_buffer)
-    if world_size > 1:
-        ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
+        label_feature(ds, balance_by)
     return ImagePool(ds, spec, capacity=capacity, seed=seed + 7919 * rank, device=device, image_column=image_column,
                      label_column=balance_by, threads=threads,
                      name=name or (source if isinstance(source, str) else "dataset"))
