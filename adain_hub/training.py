@@ -192,27 +192,24 @@ def build_model(config: TrainConfig) -> tuple[AdaIN, nn.Module | None]:
     """
     if config.pretrained:
         model = load_model(config.pretrained)
+        if model.is_vgg:  # fine-tuning a VGG decoder: its own encoder is the loss network
+            return model, None
     elif not config.encoder_from:
         raise ValueError("give pretrained (to fine-tune) or encoder_from (a model whose encoder to use)")
-    elif config.architecture == "lite":
-        model = AdaIN(AdaINConfig(architecture="lite"))
     else:
-        model = None
-    if model is not None and not model.is_vgg and not config.encoder_from:
+        model = AdaIN(AdaINConfig(architecture="lite")) if config.architecture == "lite" else None
+    if not config.encoder_from:
         raise ValueError("a lite model trains with a VGG-19 loss network: give encoder_from (a VGG model, "
                          "such as the bundled model_card)")
-    source = load_model(config.encoder_from) if config.encoder_from and (model is None or not model.is_vgg) else None
-    if source is not None and not source.is_vgg:
+    source = load_model(config.encoder_from)
+    if not source.is_vgg:
         raise ValueError(f"{config.encoder_from}: encoder_from must be a VGG-19 model, this one is "
                          f"{source.config.architecture}")
-    if model is None:
+    if model is None:  # a fresh VGG decoder on the source's encoder
         model = AdaIN(AdaINConfig(channels=source.config.channels, upsample=config.upsample))
         model.encoder.load_state_dict(source.encoder.state_dict())
         return model, None
-    if model.is_vgg:
-        return model, None
-    loss_network = source.encoder.eval().requires_grad_(False)
-    return model, loss_network
+    return model, source.encoder.eval().requires_grad_(False)
 
 
 def resolve_balance(config: TrainConfig, dataset_features: list[str]) -> str | None:
