@@ -226,7 +226,7 @@ def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
         try:
             info = probe(video)
         except VideoError as exc:
-            raise user_error(f"Video: {str(exc).removeprefix(f'{video}: ').rstrip('.')}.") from None
+            raise user_error(_video_message(exc, video)) from None
         if info.duration > max_seconds:
             raise user_error(f"Video: {info.duration:.1f} s is over this demo's limit of {max_seconds:g} s; trim it, "
                              "or run `adain stylize clip.mp4 --style painting.jpg --out out/` on your own machine.")
@@ -239,7 +239,7 @@ def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
                 progress=lambda done, total: progress((done, total or None), desc="Stylizing frames", unit="frames"),
             )
         except VideoError as exc:  # damaged past its first frame
-            raise user_error(f"Video: {str(exc).removeprefix(f'{video}: ').rstrip('.')}.") from None
+            raise user_error(_video_message(exc, video)) from None
         except ValueError as exc:
             raise user_error(str(exc)) from None
         log.info("stylized a %dx%d clip of %d frames%s in %.1f s", result.width, result.height, result.frames,
@@ -247,6 +247,11 @@ def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
         return str(out)
 
     return stylize_video
+
+
+def _video_message(exc: VideoError, video: str) -> str:
+    """A VideoError as the page shows it: "Video: why." (the uploaded file's temporary path left out)."""
+    return f"Video: {str(exc).removeprefix(f'{video}: ').rstrip('.')}."
 
 
 def _pruned_video_folder() -> Path:

@@ -305,15 +305,14 @@ def _output_names(files: list[Path], out: Path) -> list[str]:
     def free(name: str) -> bool:
         return name.casefold() not in taken and (out / name).resolve() not in inputs
 
-    for i, f in enumerate(files):
-        ext = ".mp4" if is_video_file(f) else ".png"
+    exts = [".mp4" if is_video_file(f) else ".png" for f in files]
+    for i, (f, ext) in enumerate(zip(files, exts)):
         if free(f"{f.stem}{ext}"):
             names[i] = f"{f.stem}{ext}"
             taken.add(names[i].casefold())
-    for i, f in enumerate(files):
+    for i, (f, ext) in enumerate(zip(files, exts)):
         k = 2
         while names[i] is None:
-            ext = ".mp4" if is_video_file(f) else ".png"
             if free(f"{f.stem}_{k}{ext}"):
                 names[i] = f"{f.stem}_{k}{ext}"
                 taken.add(names[i].casefold())

@@ -79,13 +79,12 @@ def _convert(model: AdaIN, folder: Path) -> None:
     cpu = AdaIN(model.config)
     cpu.load_state_dict(model.state_dict())
     cpu = cpu.float().eval()
-    c4 = model.config.feature_channels
     example = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         feat = cpu.encode(example)[-1]
     graphs = {
         "encoder": (_EncoderToRelu41(cpu), example, [-1, 3, -1, -1]),
-        "decoder": (cpu.decoder, feat, [-1, c4, -1, -1]),
+        "decoder": (cpu.decoder, feat, [-1, feat.shape[1], -1, -1]),
     }
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # torch.jit.trace deprecation notices from the converter
