@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_tiles.py                       # 1, 12, 48 MP; default backend
     .venv/bin/python benchmarks/bench_tiles.py --megapixels 1 3 --backend fp32
+    .venv/bin/python benchmarks/bench_tiles.py --psnr                # tiled against untiled, 1024 px
 
 Each measurement runs in a fresh Python process (``ru_maxrss`` is a process's peak, so processes
 must not share one), which loads the model, encodes the style once, then times one
@@ -109,6 +110,30 @@ def run_child(photo: Path, style: Path, mode: str, args: argparse.Namespace) -> 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def tiled_psnr(src: Path, style: Path, side: int, tile: int, backends: list[str]) -> None:
+    """PSNR of a ``side`` x ``side`` photo stylized in ``tile`` px tiles against one untiled run,
+    per backend: the figure behind "tiles match an untiled run" in the README."""
+    import numpy as np
+    from PIL import Image
+
+    from adain_hub import AdaIN
+    from adain_hub.stylizer import Stylizer
+
+    model = AdaIN.from_pretrained(ROOT / "model_card")
+    photo = Image.open(src).convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
+    print(f"\n{side}x{side} photo ({src.name} resized), tiles of {tile} px against untiled:\n")
+    print("| backend | PSNR dB | max difference (0..255) |")
+    print("|---|---:|---:|")
+    for backend in backends:
+        whole = Stylizer(model, backend=backend, size=None, style_size=512)
+        tiled = Stylizer(model, backend=whole.backend, size=None, style_size=512, tile=tile)
+        encoded = whole.encode_style(style)
+        a = np.asarray(whole.stylize(photo, encoded), np.float64)
+        b = np.asarray(tiled.stylize(photo, encoded), np.float64)
+        mse = max(((a - b) ** 2).mean(), 1e-12)
+        print(f"| {whole.backend.name} | {10 * np.log10(255.0**2 / mse):.1f} | {np.abs(a - b).max():.0f} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--megapixels", nargs="+", type=float, default=[1, 12, 48])
@@ -116,6 +141,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     p.add_argument("--small-tile", type=int, default=512, help="tile core when the photo fits the budget untiled")
     p.add_argument("--untiled-limit-gb", type=float, default=None)
+    p.add_argument("--psnr", nargs="*", default=None, metavar="BACKEND",
+                   help="instead: PSNR of a 1024x1024 photo in 256 px tiles against untiled, per backend "
+                        "(default: auto fp32)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--photo", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--style", type=Path, help=argparse.SUPPRESS)
@@ -123,6 +151,9 @@ def main() -> None:
     args = p.parse_args()
     if args.child:
         child(args)
+        return
+    if args.psnr is not None:
+        tiled_psnr(*photo_source(), 1024, 256, args.psnr or ["auto", "fp32"])
         return
     limit = (args.untiled_limit_gb * 2**30) if args.untiled_limit_gb else available_bytes() / 2
     src, style = photo_source()
