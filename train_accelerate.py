@@ -57,6 +57,8 @@ HELP = {
     "upsample": "decoder upsampling for a fresh decoder: nearest (paper) or bilinear",
     "architecture": "for a fresh model: vgg19 (the paper's; trains a decoder for --encoder-from's VGG encoder) or "
                     "lite (a small network for CPUs, trained whole; --encoder-from's VGG is its loss network)",
+    "channels": "a fresh lite network's widths at 1/2 and 1/4 resolution (default: 16 48)",
+    "blocks": "a fresh lite network's residual blocks on each side of its features, split between its two levels",
     "identity_weight": "weight of the identity loss (a photo decoded from its own features, compared in pixels; "
                        "0: off)",
     "resume": "continue from the latest checkpoint in --output-dir",
@@ -92,6 +94,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         default = getattr(defaults, f.name)
         if isinstance(default, bool):
             parser.add_argument(flag, action="store_true", help=f"{HELP[f.name]} (default: off)")
+            continue
+        if f.name == "channels":
+            parser.add_argument(flag, type=int, nargs="+", default=None, metavar="C", help=HELP[f.name])
             continue
         kind = {"time_limit_minutes": float, "max_upscale": float}.get(f.name) or (
             type(default) if default is not None else str)

@@ -71,6 +71,8 @@ class TrainConfig:
     encoder_from: str | None = None
     upsample: Literal["nearest", "bilinear"] = "nearest"
     architecture: Literal["vgg19", "lite"] = "vgg19"
+    channels: tuple[int, ...] | None = None  # a fresh lite network's widths (AdaINConfig.channels)
+    blocks: int = 2  # a fresh lite network's residual blocks per side (AdaINConfig.blocks)
     identity_weight: float = 0.0
     resume: bool = False
     seed: int = 0
@@ -194,10 +196,13 @@ def build_model(config: TrainConfig) -> tuple[AdaIN, nn.Module | None]:
         model = load_model(config.pretrained)
         if model.is_vgg:  # fine-tuning a VGG decoder: its own encoder is the loss network
             return model, None
+    elif config.architecture != "lite" and (config.channels is not None or config.blocks != 2):
+        raise ValueError("channels and blocks shape a fresh lite network; a VGG decoder takes its encoder's widths")
     elif not config.encoder_from:
         raise ValueError("give pretrained (to fine-tune) or encoder_from (a model whose encoder to use)")
     else:
-        model = AdaIN(AdaINConfig(architecture="lite")) if config.architecture == "lite" else None
+        model = (AdaIN(AdaINConfig(architecture="lite", channels=config.channels, blocks=config.blocks))
+                 if config.architecture == "lite" else None)
     if not config.encoder_from:
         raise ValueError("a lite model trains with a VGG-19 loss network: give encoder_from (a VGG model, "
                          "such as the bundled model_card)")
@@ -446,7 +451,9 @@ def _train_loop(
     if latest:
         accelerator.load_state(str(latest[-1]))
     if config.log_with:
-        accelerator.init_trackers("adain", config={k: v for k, v in asdict(config).items() if v is not None})
+        # trackers take numbers and strings only: a tuple (channels) is logged as its text
+        accelerator.init_trackers("adain", config={k: str(v) if isinstance(v, (tuple, list)) else v
+                                                   for k, v in asdict(config).items() if v is not None})
     # compiled for the forward and backward only; checkpoints and unwrapping see the plain module
     forward = torch.compile(loss_module) if config.compile else loss_module
     compile_error = ""
