@@ -347,6 +347,31 @@ def win_rates(scores: Sequence[PairScore], method: str, other: str) -> dict[str,
     return rates
 
 
+def median_ratios(scores: Sequence[PairScore], method: str, other: str) -> dict[str, float]:
+    """Per metric, the median over pairs of ``method`` divided by that of ``other`` (the "0.69x the
+    peer's" figures of the issues and cards: below 1 is better for losses, above 1 for SSIM)."""
+    ratios = {}
+    for metric in METRICS:
+        mine = [getattr(s, metric) for s in scores if s.method == method]
+        theirs = [getattr(s, metric) for s in scores if s.method == other]
+        ratios[metric] = statistics.median(mine) / statistics.median(theirs) if mine and theirs else math.nan
+    return ratios
+
+
+def self_style_psnr(stylizer: Stylizer, photo: Image.Image, side: int = 512) -> tuple[float, float]:
+    """PSNR (dB) and SSIM (Y) of a photo stylized with itself at alpha 1, at ``side`` px on its longer
+    side. AdaIN of a photo to its own statistics is the identity (up to the epsilon), so a good
+    decoder gives the photo back: the "self-style PSNR" of the issues and model cards."""
+    import numpy as np
+
+    photo = photo.convert("RGB").copy()
+    photo.thumbnail((side, side), Image.Resampling.LANCZOS)
+    out = stylizer.stylize(photo, photo, alpha=1.0).resize(photo.size, Image.Resampling.LANCZOS)
+    a, b = np.asarray(photo, np.float64), np.asarray(out, np.float64)
+    psnr = 10 * math.log10(255.0**2 / max(float(((a - b) ** 2).mean()), 1e-12))
+    return psnr, ssim_luminance(out, photo)
+
+
 def _fmt(value: float) -> str:
     return f"{value:.3f}" if 0.01 <= abs(value) < 1000 else f"{value:.3g}"
 

@@ -195,12 +195,22 @@ def content_loss(output_feat: Tensor, target: Tensor) -> Tensor:
     return F.mse_loss(output_feat.float(), target.float())
 
 
+def style_statistics(feats: Sequence[Tensor]) -> list[tuple[Tensor, Tensor]]:
+    """``(mean, std)`` of each layer's features: all the style loss and AdaIN ever read of a style."""
+    return [calc_mean_std(f) for f in feats]
+
+
 def style_loss(output_feats: Sequence[Tensor], style_feats: Sequence[Tensor]) -> Tensor:
     """Sum over layers of the MSE of channel means plus the MSE of channel stds (paper eq. 13)."""
+    return style_loss_to_stats(output_feats, style_statistics(style_feats))
+
+
+def style_loss_to_stats(output_feats: Sequence[Tensor], style_stats: Sequence[tuple[Tensor, Tensor]]) -> Tensor:
+    """:func:`style_loss` against a style's :func:`style_statistics`, computed once (a training run
+    keeps them for the paintings it reuses)."""
     loss = output_feats[0].new_zeros((), dtype=torch.float32)
-    for out, sty in zip(output_feats, style_feats, strict=True):
+    for out, (s_mean, s_std) in zip(output_feats, style_stats, strict=True):
         o_mean, o_std = calc_mean_std(out)
-        s_mean, s_std = calc_mean_std(sty)
         loss = loss + F.mse_loss(o_mean, s_mean) + F.mse_loss(o_std, s_std)
     return loss
 

@@ -27,9 +27,12 @@ from torch import Tensor, nn
 from . import functional as AF
 from .backends import cpu_has_bf16
 from .data import CropSpec, ImagePool, crop_loader, image_pool, open_stream
+from .history import History, Run
 from .hub import load_model
 from .images import MIN_SIDE, one_line
-from .model import AdaIN, AdaINConfig
+from .loss_network import judge_copy
+from .model import STAGES, AdaIN, AdaINConfig
+from .targets import TargetCache, style_targets, unflatten_stats
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,8 @@ class TrainConfig:
     blocks: int = 2  # a fresh lite network's residual blocks per side (AdaINConfig.blocks)
     identity_weight: float = 0.0
     resume: bool = False
+    resume_from: str | None = None  # a model folder saved by train(): continue its steps and schedule
+    warmup_steps: int = 200  # after resume_from: a fresh Adam's learning rate ramps up over these steps
     seed: int = 0
     decode_threads: int = 0
     time_limit_minutes: float | None = None
@@ -88,6 +93,10 @@ class TrainConfig:
     max_upscale: float = 1.0
     compile: bool = False
     log_every: int = 10
+    # the fast loop (issue 15): "plain" is the loop as it was, every crop through the loss network as it is
+    loop: Literal["fast", "plain"] = "fast"
+    target_cache: int = 2048
+    target_refresh: float = 0.25
 
     def __post_init__(self) -> None:
         if self.styles_per_batch not in (1, self.batch_size):
@@ -107,6 +116,18 @@ class TrainConfig:
         for name in ("lr", "lr_decay", "content_weight", "style_weight", "identity_weight"):
             if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)}")
+        if self.resume_from and self.pretrained:
+            raise ValueError("give resume_from (continue a run's model folder) or pretrained (fine-tune), not both")
+        if self.resume_from and not (Path(self.resume_from) / "config.json").is_file():
+            raise ValueError(f"resume_from {self.resume_from}: not a model folder (no config.json in it)")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
+        if self.target_cache < 0 or (0 < self.target_cache < self.batch_size):
+            raise ValueError(f"target_cache must be 0 (off) or at least the batch size ({self.batch_size}), "
+                             f"got {self.target_cache}")
+        if not 0 <= self.target_refresh <= 1:
+            raise ValueError(f"target_refresh is the share of a batch replaced per step, between 0 and 1, "
+                             f"got {self.target_refresh}")
         if self.pool_refresh < 0:
             raise ValueError(f"pool_refresh must be 0 or more, got {self.pool_refresh}")
         if not math.isfinite(self.max_upscale) or self.max_upscale < 1:
@@ -136,28 +157,59 @@ class StyleTransferLoss(nn.Module):
     decoded from its own features and compared with itself in pixels (the identity loss of SANet,
     Park & Lee 2019): AdaIN of a photo with its own statistics is the identity, so this is what
     makes a photo stylized with itself come back unchanged (self-style PSNR).
+
+    ``judge_dtype`` makes the measuring network a fast frozen copy of the loss network
+    (:func:`~adain_hub.loss_network.judge_copy`: weights in that dtype, cheap padding), built on
+    the device the loss network is on and kept out of this module's state, so checkpoints keep
+    their keys; ``None`` measures with the loss network as it is (the plain loop). The targets the
+    judge gives before any training (:meth:`content_features`, :meth:`style_targets`) may be
+    passed to :meth:`forward` instead of being computed again (:class:`~adain_hub.targets.TargetCache`).
     """
 
-    def __init__(self, model: AdaIN, loss_network: nn.Module | None = None, identity: bool = False) -> None:
+    def __init__(self, model: AdaIN, loss_network: nn.Module | None = None, identity: bool = False,
+                 judge_dtype: torch.dtype | None = None, cheap_padding: bool = True) -> None:
         super().__init__()
         if loss_network is None and not model.is_vgg:
             raise ValueError("a lite model needs a VGG-19 loss network")
         self.model = model
         self.loss_network = loss_network  # registered only when separate, so checkpoints keep their keys
         self.identity = identity
+        self.judge_dtype = judge_dtype
+        source = loss_network if loss_network is not None else model.encoder
+        self.__dict__["judge"] = source if judge_dtype is None else judge_copy(source, judge_dtype, cheap_padding)
+        # channels of relu1_1 ... relu4_1, to read flattened style statistics back
+        self.stat_channels = [[m for m in getattr(source, stage).modules() if isinstance(m, nn.Conv2d)][-1].out_channels
+                              for stage in STAGES]
 
     def vgg(self, image: Tensor) -> list[Tensor]:
-        """relu1_1 ... relu4_1 of the loss network."""
-        return (self.loss_network if self.loss_network is not None else self.model.encoder)(image)
+        """relu1_1 ... relu4_1 of the measuring network."""
+        return self.judge(image if self.judge_dtype is None else image.to(self.judge_dtype))
 
-    def forward(self, content: Tensor, style: Tensor) -> StepLosses:
-        one_style = style.shape[0] == 1 and content.shape[0] > 1
+    @torch.no_grad()
+    def content_features(self, content: Tensor) -> Tensor:
+        """relu4_1 of photos: what the content target is made of."""
+        return self.vgg(content)[-1]
+
+    @torch.no_grad()
+    def style_targets(self, style: Tensor) -> Tensor:
+        """The paintings' per-layer statistics, flattened (:func:`~adain_hub.targets.flatten_stats`)."""
+        return style_targets(self.vgg(style))
+
+    def forward(self, content: Tensor, style: Tensor, content_feat: Tensor | None = None,
+                style_stats: Tensor | None = None) -> StepLosses:
+        """The step's losses; ``content_feat`` (:meth:`content_features`) and ``style_stats``
+        (:meth:`style_targets`) of these very crops, when given, spare the loss network two passes."""
+        n = content.shape[0]
+        one_style = style.shape[0] == 1 and n > 1
         with torch.no_grad():
-            style_feats = self.vgg(style)
+            if style_stats is None:
+                stats = AF.style_statistics(self.vgg(style))
+            else:
+                stats = unflatten_stats(style_stats, self.stat_channels)
             if one_style:
-                style_feats = [f.expand(content.shape[0], -1, -1, -1) for f in style_feats]
-            c_vgg = self.vgg(content)[-1]
-            target = AF.adain(c_vgg, style_feats[-1]).to(c_vgg.dtype)  # the content loss's target
+                stats = [(m.expand(n, -1, -1, -1), s.expand(n, -1, -1, -1)) for m, s in stats]
+            c_vgg = self.vgg(content)[-1] if content_feat is None else content_feat
+            target = AF.adaptive_instance_normalization(c_vgg, *stats[-1]).to(c_vgg.dtype)  # the content target
         if self.model.is_vgg:
             c, t = c_vgg, target  # the model's own features: nothing more to encode
         else:
@@ -171,7 +223,7 @@ class StyleTransferLoss(nn.Module):
         else:
             output, identity = self.model.decode(t), content.new_zeros((), dtype=torch.float32)
         out_feats = self.vgg(output)
-        return StepLosses(AF.content_loss(out_feats[-1], target), AF.style_loss(out_feats, style_feats),
+        return StepLosses(AF.content_loss(out_feats[-1], target), AF.style_loss_to_stats(out_feats, stats),
                           identity, output)
 
 
@@ -192,8 +244,8 @@ def build_model(config: TrainConfig) -> tuple[AdaIN, nn.Module | None]:
     ``architecture``: a VGG decoder on ``encoder_from``'s encoder, or a whole lite network. A lite
     model always takes ``encoder_from``'s VGG encoder as its loss network.
     """
-    if config.pretrained:
-        model = load_model(config.pretrained)
+    if config.pretrained or config.resume_from:
+        model = load_model(config.pretrained or config.resume_from)
         if model.is_vgg:  # fine-tuning a VGG decoder: its own encoder is the loss network
             return model, None
     elif config.architecture != "lite" and (config.channels is not None or config.blocks != 2):
@@ -285,11 +337,18 @@ class Feed:
 
     def next(self) -> tuple[Tensor, list[str]]:
         if self.pool is not None:
-            crops, names = self.pool.sample(self.batch_size)
+            crops, names = self.draw(self.batch_size)
         else:
             crops, skipped, names = next(self._batches)
             self._skipped += int(skipped.sum())
         return to_device_batch(crops, self.device), list(names)
+
+    def draw(self, n: int) -> tuple[Tensor, list[str]]:
+        """``n`` crops from the pool as it keeps them (uint8, on the device), and their names."""
+        if self.pool is None:
+            raise ValueError("only a pool (loader='pool') draws crops on demand")
+        crops, names = self.pool.sample(n)
+        return crops, list(names)
 
     @property
     def skipped(self) -> int:
@@ -335,9 +394,19 @@ class Throughput:
 
 
 def device_name(device: torch.device) -> str:
+    """What trained: the GPU's name, or the CPU's model, whether it has AMX, and the threads used
+    (machines change between sessions, and bf16 speed depends on AMX)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    model = platform.processor() or platform.machine()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                     model)
+        model += ", AMX" if "amx_bf16" in info else ", no AMX"
+    except OSError:
+        pass
+    return f"cpu ({model}, {torch.get_num_threads()} threads)"
 
 
 def make_feeds(config: TrainConfig, accelerator: Accelerator, seed: int) -> tuple[Feed, Feed]:
@@ -375,6 +444,25 @@ def make_feeds(config: TrainConfig, accelerator: Accelerator, seed: int) -> tupl
             Feed(config.styles_per_batch, device, pool=style_pool))
 
 
+def make_caches(config: TrainConfig, loss_module: StyleTransferLoss, contents: Feed, styles: Feed,
+                seed: int) -> tuple[TargetCache, TargetCache] | None:
+    """The content and style :class:`~adain_hub.targets.TargetCache` of the fast loop, or ``None``
+    (the plain loop, ``target_cache=0``, or the stream loader, which has no pool to draw from)."""
+    if config.loop != "fast" or not config.target_cache or contents.pool is None:
+        return None
+    started = time.perf_counter()
+    prepare = lambda crops: to_device_batch(crops, contents.device)  # noqa: E731
+    caches = tuple(
+        TargetCache(feed.draw, describe, size=config.target_cache, batch=batch, seed=seed + k,
+                    refresh=config.target_refresh * batch, prepare=prepare)
+        for k, (feed, describe, batch) in enumerate(((contents, loss_module.content_features, config.batch_size),
+                                                      (styles, loss_module.style_targets, config.styles_per_batch))))
+    logger.info("target caches: %d photo and %d painting crops with their loss-network targets, filled in %.0f s; "
+                "%.0f%% of each batch replaced per step", config.target_cache, config.target_cache,
+                time.perf_counter() - started, 100 * config.target_refresh)
+    return caches
+
+
 StepCallback = Callable[[int, dict[str, float]], None]
 
 
@@ -399,7 +487,11 @@ def train(
     if loss_network is not None:
         loss_network = loss_network.to(accelerator.device, memory_format=torch.channels_last)
     torch.backends.cudnn.benchmark = True
-    loss_module = StyleTransferLoss(model, loss_network, identity=config.identity_weight > 0)
+    # the fast loop measures with a frozen copy of the loss network in the step's precision (bf16
+    # where the CPU or GPU runs it natively): autocast would cast its weights again at every call
+    judge_dtype = None if config.loop == "plain" else (
+        torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32)
+    loss_module = StyleTransferLoss(model, loss_network, identity=config.identity_weight > 0, judge_dtype=judge_dtype)
     params = [p for p in model.parameters() if p.requires_grad]  # the VGG decoder, or all of lite
     if config.optimizer == "adam":  # fused on GPUs: one kernel for all tensors, not several per tensor
         optimizer = torch.optim.Adam(params, lr=config.lr, fused=accelerator.device.type == "cuda" or None)
@@ -410,18 +502,33 @@ def train(
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"{output_dir}: the output folder is a file")
     rank = accelerator.process_index
-    start_step = 0
+    # where the step count (and so the schedule) starts: a checkpoint of this output folder, else
+    # the model folder resumed from (its training.json), else 0; the runs behind it come along
+    history = History.load(config.resume_from) if config.resume_from else History()
+    start_step = history.steps
     latest = checkpoint_dirs(output_dir) if config.resume else []
     if latest:
         start_step = json.loads((latest[-1] / "step.json").read_text())["step"]
+        if (output_dir / "model").is_dir():
+            history = History.load(output_dir / "model")
+        history = history.upto(start_step)
+    elif config.resume_from:
+        if not history.runs:
+            raise ValueError(f"resume_from {config.resume_from}: no training history ({config.resume_from}/"
+                             f"training.json) to continue; use pretrained to fine-tune it instead")
+        scheduler.last_epoch = start_step - 1
+        with warnings.catch_warnings():  # "scheduler stepped before the optimizer": on purpose, no update is skipped
+            warnings.simplefilter("ignore", UserWarning)
+            scheduler.step()  # the schedule continues where the model folder left it
     # a resumed run reseeds its streams so it does not replay the images it already saw
     seed = config.seed + start_step
     data_started = time.perf_counter()
     contents, styles = make_feeds(config, accelerator, seed)
-    data_seconds = time.perf_counter() - data_started
     try:
-        return _train_loop(config, accelerator, loss_module, optimizer, scheduler, contents, styles,
-                           latest, start_step, data_seconds, on_step, on_sample)
+        caches = make_caches(config, loss_module, contents, styles, seed)
+        data_seconds = time.perf_counter() - data_started
+        return _train_loop(config, accelerator, loss_module, optimizer, scheduler, contents, styles, caches,
+                           latest, start_step, history, data_seconds, on_step, on_sample)
     finally:
         contents.close()
         styles.close()
@@ -435,8 +542,10 @@ def _train_loop(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     contents: Feed,
     styles: Feed,
+    caches: tuple[TargetCache, TargetCache] | None,
     latest: list[Path],
     start_step: int,
+    history: History,
     data_seconds: float,
     on_step: StepCallback | None,
     on_sample: Callable[[int, Tensor], None] | None,
@@ -458,9 +567,10 @@ def _train_loop(
     forward = torch.compile(loss_module) if config.compile else loss_module
     compile_error = ""
 
-    def run_step(fn, content: Tensor, style: Tensor) -> tuple[Tensor, StepLosses]:
+    def run_step(fn, content: Tensor, style: Tensor, c_feat: Tensor | None,
+                 s_stats: Tensor | None) -> tuple[Tensor, StepLosses]:
         with accelerator.autocast():
-            losses = fn(content, style)
+            losses = fn(content, style, c_feat, s_stats)
             loss = (config.content_weight * losses.content + config.style_weight * losses.style
                     + config.identity_weight * losses.identity)
         accelerator.backward(loss)
@@ -471,33 +581,46 @@ def _train_loop(
     meter = Throughput(images_per_step, window=max(100, 5 * config.log_every))
     logs: dict[str, float] = {}
     step = start_step
+    # a fresh Adam on a trained model (resume_from) takes its first steps at full size: ramp up
+    warmup = config.warmup_steps if config.resume_from and not latest else 0
+
+    def warm_up() -> None:
+        if step - start_step < warmup:
+            for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr(), strict=True):
+                group["lr"] = lr * (step - start_step + 1) / warmup
+
+    warm_up()
     started = time.monotonic()
     last_write = 0.0
     deadline = started + 60 * config.time_limit_minutes if config.time_limit_minutes else float("inf")
     max_steps = config.max_steps
     while step < max_steps:
         with accelerator.accumulate(loss_module):
-            content, c_names = contents.next()
-            style, s_names = styles.next()
+            if caches is not None:  # crops the loss network has already judged
+                content, c_names, c_feat = caches[0].next(config.batch_size)
+                style, s_names, s_stats = caches[1].next(config.styles_per_batch)
+            else:
+                (content, c_names), (style, s_names), c_feat, s_stats = contents.next(), styles.next(), None, None
             if config.record_seen:
                 _record_seen(output_dir, rank, step + 1, c_names, s_names)
             if forward is not loss_module and step == start_step:
                 try:  # compilation happens here; if it fails, train on without it
-                    loss, losses = run_step(forward, content, style)
+                    loss, losses = run_step(forward, content, style, c_feat, s_stats)
                 except Exception as exc:  # noqa: BLE001 - inductor and triton raise many kinds
                     compile_error = one_line(exc)
                     warnings.warn(f"torch.compile failed, training without it: {compile_error}", stacklevel=2)
                     forward = loss_module
                     optimizer.zero_grad(set_to_none=True)
-                    loss, losses = run_step(forward, content, style)
+                    loss, losses = run_step(forward, content, style, c_feat, s_stats)
             else:
-                loss, losses = run_step(forward, content, style)
+                loss, losses = run_step(forward, content, style, c_feat, s_stats)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         if not accelerator.sync_gradients:
             continue
         scheduler.step()
         step += 1
+        warm_up()
         meter.tick(step)
         if time.monotonic() > deadline:  # stop cleanly: the last step gets a checkpoint, a sample and a model
             max_steps = step
@@ -506,15 +629,17 @@ def _train_loop(
         if step % config.log_every == 0 or step == start_step + 1 or step == max_steps:
             logs = {"loss": loss.item(), "content": losses.content.item(), "style": losses.style.item(),
                     "identity": losses.identity.item(),
-                    "lr": scheduler.get_last_lr()[0], "skipped": contents.skipped + styles.skipped,
+                    "lr": optimizer.param_groups[0]["lr"], "skipped": contents.skipped + styles.skipped,
                     "steps_per_s": meter.steps_per_s(), "images_per_s": meter.steps_per_s() * images_per_step}
             accelerator.log(logs, step=step)
+            if accelerator.is_main_process:
+                _append_losses(output_dir, step, logs, time.monotonic() - started)
             contents.refresh(config.pool_refresh * config.log_every)
             styles.refresh(config.pool_refresh * config.log_every)
             if accelerator.is_main_process and (time.monotonic() - last_write > 10 or step == max_steps):
                 last_write = time.monotonic()
                 _write_throughput(output_dir, config, accelerator, meter, step, start_step, data_seconds,
-                                  compile_error, contents, styles)
+                                  compile_error, contents, styles, caches)
         if on_step and accelerator.is_main_process:
             on_step(step, logs)
         if sample_now:
@@ -528,7 +653,14 @@ def _train_loop(
     unwrapped: AdaIN = accelerator.unwrap_model(loss_module).model
     unwrapped = unwrapped.to(memory_format=torch.contiguous_format).float().eval()
     if accelerator.is_main_process:
-        unwrapped.save_pretrained(output_dir / "model", model_card_kwargs=card_details(config, step, logs))
+        history.runs.append(Run(
+            first_step=start_step, last_step=step,  # hours of this process: data setup and cache fill included
+            hours=round((time.monotonic() - started + data_seconds) / 3600, 3),
+            image_size=config.image_size, batch=f"{config.batch_size} x {config.styles_per_batch}", lr=config.lr,
+            identity_weight=config.identity_weight, style_weight=config.style_weight, loop=config.loop,
+            device=device_name(accelerator.device), finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+        unwrapped.save_pretrained(output_dir / "model", model_card_kwargs=card_details(config, step, logs, history))
+        history.save(output_dir / "model")
     accelerator.wait_for_everyone()
     accelerator.end_training()  # last: it also ends the process group
     return unwrapped
@@ -536,7 +668,7 @@ def _train_loop(
 
 def _write_throughput(output_dir: Path, config: TrainConfig, accelerator: Accelerator, meter: Throughput,
                       step: int, start_step: int, data_seconds: float, compile_error: str,
-                      contents: Feed, styles: Feed) -> None:
+                      contents: Feed, styles: Feed, caches: tuple[TargetCache, TargetCache] | None) -> None:
     """``output_dir/throughput.json``: what the benchmark and the GPU driver read back."""
     rate = meter.steps_per_s()
     record = {
@@ -547,6 +679,11 @@ def _write_throughput(output_dir: Path, config: TrainConfig, accelerator: Accele
         "images_per_step": meter.images_per_step,
         "batch_size": config.batch_size, "styles_per_batch": config.styles_per_batch,
         "image_size": config.image_size, "resize": config.resize, "loader": config.loader,
+        "loop": config.loop, "target_cache": config.target_cache if caches else 0,
+        "target_refresh": config.target_refresh if caches else None,
+        # crops through the loss network's target passes per step (the caches' fill not counted)
+        "judged_per_step": (round(sum(c.renewed for c in caches) / max(step - start_step, 1), 2) if caches
+                            else config.batch_size + config.styles_per_batch),
         "compile": config.compile and not compile_error, "compile_error": compile_error,
         "mixed_precision": accelerator.mixed_precision, "processes": accelerator.num_processes,
         "device": device_name(accelerator.device), "torch": torch.__version__,
@@ -560,6 +697,22 @@ def _write_throughput(output_dir: Path, config: TrainConfig, accelerator: Accele
     os.replace(tmp, output_dir / "throughput.json")
 
 
+LOSS_COLUMNS = ("step", "loss", "content", "style", "identity", "lr", "seconds")
+
+
+def _append_losses(output_dir: Path, step: int, logs: dict[str, float], seconds: float) -> None:
+    """One line of ``output_dir/losses.csv`` (the loss curve, with or without a tracker); a resumed
+    run appends to the same file, so the curve spans runs."""
+    path = output_dir / "losses.csv"
+    new = not path.is_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        if new:
+            f.write(",".join(LOSS_COLUMNS) + "\n")
+        values = {**logs, "step": step, "seconds": seconds}
+        f.write(",".join(f"{values[c]:.6g}" if c != "step" else str(step) for c in LOSS_COLUMNS) + "\n")
+
+
 def _record_seen(output_dir: Path, rank: int, step: int, contents: list[str], styles: list[str]) -> None:
     """Append which files this process trained on at ``step`` to ``seen/rank_<r>.tsv``."""
     path = output_dir / "seen" / f"rank_{rank}.tsv"
@@ -568,11 +721,15 @@ def _record_seen(output_dir: Path, rank: int, step: int, contents: list[str], st
         f.write(f"{step}\t{','.join(contents)}\t{','.join(styles)}\n")
 
 
-def card_details(config: TrainConfig, step: int, logs: dict[str, float]) -> dict:
+def card_details(config: TrainConfig, step: int, logs: dict[str, float], history: History | None = None) -> dict:
     """What the model card records about how the model was trained."""
+    runs = history.runs if history else []
     return {
         "training": {
             "steps": step,
+            **({"runs": "; ".join(f"steps {r.first_step:,}-{r.last_step:,}: {r.hours:.2f} h, {r.image_size} px, "
+                                  f"{r.device}" for r in runs),
+                "hours": round(history.hours, 2)} if runs else {}),
             "recipe": config.recipe,
             "optimizer": config.optimizer,
             "lr": config.lr,
@@ -581,8 +738,9 @@ def card_details(config: TrainConfig, step: int, logs: dict[str, float]) -> dict
             "crops": (f"random {config.image_size} px crops, flipped at random, of images whose shorter side was "
                       f"brought down to at most {config.resize} px" + (" (never upscaled)" if config.max_upscale == 1
                       else f" (upscaled at most {config.max_upscale:g}x)")),
-            "architecture": config.architecture if not config.pretrained else "as pretrained",
+            "architecture": config.architecture if not (config.pretrained or config.resume_from) else "as pretrained",
             "started_from": (f"{config.pretrained} (fine-tuned)" if config.pretrained
+                             else f"{config.resume_from} (continued)" if config.resume_from
                              else f"a fresh lite network, {config.encoder_from}'s VGG-19 as loss network"
                              if config.architecture == "lite"
                              else f"a fresh decoder on {config.encoder_from}'s encoder"),

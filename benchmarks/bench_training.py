@@ -4,6 +4,13 @@ data in one run; or (``--compare precision``) fp32 NCHW against bf16 autocast + 
     .venv/bin/python benchmarks/bench_training.py                          # loops, ../shared/data
     .venv/bin/python benchmarks/bench_training.py --gpu-log throughput.json  # ... and a GPU run's figure
     .venv/bin/python benchmarks/bench_training.py --compare precision [--sizes 128 256] [--steps 3]
+    .venv/bin/python benchmarks/bench_training.py --compare fast [--sizes 128 256] [--architectures lite vgg19]
+
+``--compare fast``: the plain step (today's loop: the loss network runs as it is under autocast and
+judges every crop of every step) against the fast loop's pieces added one at a time: a frozen judge
+copy with weights in the step's precision, its cheap reflection padding, and cached targets
+(:class:`adain_hub.targets.TargetCache`, ``--refresh`` of a batch renewed per step). Batch 8 x 8,
+identity loss on, random crops; all variants alternate step by step after a warm-up step each.
 
 ``--compare loops`` (default) times two things, old and new alternating:
   the data path alone: batches of 8 content + 8 style crops (``--data-size``, default 256 px from
@@ -59,16 +66,24 @@ class Variant:
 
     def step(self) -> float:
         start = time.perf_counter()
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else nullcontext()
-        with autocast:
+
+        def loss() -> torch.Tensor:
             content_loss, style_loss, _, _ = self.loss(self.content, self.style)
-            loss = content_loss + 10.0 * style_loss
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        if not torch.isfinite(loss):
-            raise RuntimeError(f"non-finite loss {loss.item()}")
+            return content_loss + 10.0 * style_loss
+
+        update(self.optimizer, loss, self.bf16)
         return time.perf_counter() - start
+
+
+def update(optimizer: torch.optim.Optimizer, loss_fn, bf16: bool) -> None:
+    """One optimizer step on ``loss_fn()``, computed under bf16 autocast or in fp32."""
+    with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext():
+        loss = loss_fn()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if not torch.isfinite(loss):
+        raise RuntimeError(f"non-finite loss {loss.item()}")
 
 
 def precision(args: argparse.Namespace) -> None:
@@ -113,6 +128,104 @@ def precision(args: argparse.Namespace) -> None:
     print(f"Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}.\n")
     print("| crop px | variant | s/step | steps/s | speed-up vs fp32 |")
     print("|---:|---|---:|---:|---:|")
+    print("\n".join(rows))
+
+
+class LoopStep:
+    """One training step as a loop variant runs it, on random crops (the time does not depend on the
+    pixels): model copy, Adam, ``content + 10 style + 50 identity`` under bf16 autocast (fp32 on CPUs
+    without native bf16) and channels_last, as ``train()`` does. ``judge``: ``None`` measures with
+    the loss network as it is (the plain step), else a frozen copy in ``judge`` dtype, with or
+    without the cheap padding; ``cache``: the step's photos and paintings come from a
+    :class:`~adain_hub.targets.TargetCache` renewing ``refresh`` of a batch per step."""
+
+    def __init__(self, source: AdaIN, vgg: AdaIN, batch: int, size: int, bf16: bool, judge: torch.dtype | None,
+                 cheap_padding: bool = True, cache: bool = False, refresh: float = 0.25, cache_size: int = 64) -> None:
+        from adain_hub.targets import TargetCache
+
+        self.bf16, self.batch = bf16, batch
+        model = AdaIN(source.config)
+        model.load_state_dict(source.state_dict())
+        self.model = model.to(memory_format=torch.channels_last).train()
+        loss_network = None if model.is_vgg else vgg.encoder.to(memory_format=torch.channels_last)
+        self.loss = StyleTransferLoss(self.model, loss_network, identity=True, judge_dtype=judge,
+                                      cheap_padding=cheap_padding)
+        self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=1e-4)
+        g = torch.Generator().manual_seed(size)
+
+        def draw(n: int):
+            return torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g), [""] * n
+
+        prepare = lambda crops: to_device_batch(crops, torch.device("cpu"))  # noqa: E731
+        self.caches = None
+        if cache:
+            self.caches = (TargetCache(draw, self.loss.content_features, size=cache_size, batch=batch,
+                                       refresh=refresh * batch, seed=0, prepare=prepare),
+                           TargetCache(draw, self.loss.style_targets, size=cache_size, batch=batch,
+                                       refresh=refresh * batch, seed=1, prepare=prepare))
+        self.draw, self.prepare = draw, prepare
+
+    def step(self) -> float:
+        start = time.perf_counter()
+        if self.caches is not None:
+            content, _, c_feat = self.caches[0].next(self.batch)
+            style, _, s_stats = self.caches[1].next(self.batch)
+        else:
+            content, style = self.prepare(self.draw(self.batch)[0]), self.prepare(self.draw(self.batch)[0])
+            c_feat = s_stats = None
+
+        def loss() -> torch.Tensor:
+            losses = self.loss(content, style, c_feat, s_stats)
+            return losses.content + 10.0 * losses.style + 50.0 * losses.identity
+
+        update(self.optimizer, loss, self.bf16)
+        return time.perf_counter() - start
+
+
+def fast(args: argparse.Namespace) -> None:
+    """The plain step against the fast loop's pieces, added one at a time, interleaved step by step."""
+    from adain_hub import AdaINConfig
+    from adain_hub.backends import cpu_has_bf16
+
+    threads = args.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    vgg = AdaIN.from_pretrained(args.model)
+    bf16 = cpu_has_bf16()
+    half = torch.bfloat16 if bf16 else torch.float32
+    rows = []
+    load_before = os.getloadavg()
+    for architecture in args.architectures:
+        torch.manual_seed(0)
+        source = vgg if architecture == "vgg19" else AdaIN(AdaINConfig(architecture="lite"))
+        for size in args.sizes:
+            variants = {
+                "plain step (today's loop: loss network under autocast, every crop judged)":
+                    LoopStep(source, vgg, args.batch, size, bf16, None),
+                f"+ frozen judge copy in {'bf16' if bf16 else 'fp32'} (F.pad reflection padding)":
+                    LoopStep(source, vgg, args.batch, size, bf16, half, cheap_padding=False),
+                "+ cheap reflection padding": LoopStep(source, vgg, args.batch, size, bf16, half),
+                f"+ cached targets, {args.refresh:g} of a batch renewed per step (the fast loop)":
+                    LoopStep(source, vgg, args.batch, size, bf16, half, cache=True, refresh=args.refresh),
+            }
+            for v in variants.values():
+                v.step()  # warm-up
+            times: dict[str, list[float]] = {name: [] for name in variants}
+            for _ in range(args.steps):
+                for name, v in variants.items():
+                    times[name].append(v.step())
+            medians = {name: statistics.median(t) for name, t in times.items()}
+            plain = next(iter(medians.values()))
+            for name, s in medians.items():
+                rows.append(f"| {architecture} | {size} | {name} | {s:.3f} | {1 / s:.2f} | {plain / s:.2f}x |")
+            print(f"{architecture} {size} px done", file=sys.stderr)
+    load_after = os.getloadavg()
+    print(f"## Training step: plain against the fast loop, batch {args.batch} contents x {args.batch} styles, "
+          f"identity loss on, {threads} threads\n")
+    print(f"torch {torch.__version__}; native bf16: {bf16} (the step runs in "
+          f"{'bf16 autocast' if bf16 else 'fp32'}); median of {args.steps} interleaved steps after one warm-up each.")
+    print(f"Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}.\n")
+    print("| model | crop px | step | s/step | steps/s | vs plain |")
+    print("|---|---:|---|---:|---:|---:|")
     print("\n".join(rows))
 
 
@@ -253,7 +366,7 @@ def loops(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--compare", choices=("loops", "precision"), default="loops")
+    parser.add_argument("--compare", choices=("loops", "precision", "fast"), default="loops")
     parser.add_argument("--batch", type=int, default=8, help="contents per step (with as many styles)")
     parser.add_argument("--threads", type=int, default=None, help="default: all cores")
     parser.add_argument("--model", default=str(ROOT / "model_card"))
@@ -273,6 +386,9 @@ def main() -> None:
     prec.add_argument("--sizes", type=int, nargs="+", default=[128, 256], help="square crop sizes")
     prec.add_argument("--max-step-seconds", type=float, default=60.0,
                       help="time no further steps of a variant whose warm-up step took longer")
+    fastg = parser.add_argument_group("--compare fast")
+    fastg.add_argument("--architectures", nargs="+", choices=("lite", "vgg19"), default=["lite", "vgg19"])
+    fastg.add_argument("--refresh", type=float, default=0.25, help="share of a batch renewed per step")
     parser.add_argument("--steps", type=int, default=None,
                         help="timed steps per variant (default: 3 for precision, 4 for loops)")
     args = parser.parse_args()
@@ -281,6 +397,9 @@ def main() -> None:
     if args.compare == "precision":
         args.steps = args.steps or 3
         precision(args)
+    elif args.compare == "fast":
+        args.steps = args.steps or 5
+        fast(args)
     else:
         args.steps = args.steps or 4
         loops(args)

@@ -78,3 +78,18 @@ def test_bench_tiles_photos_have_the_megapixels_they_are_named_for(tmp_path) -> 
     for mp, size in [(1, (1152, 864)), (12, (4000, 3000))]:
         with Image.open(bench.make_photo(src, mp, tmp_path)) as img:
             assert img.size == size and abs(img.width * img.height / 1e6 - mp) / mp < 0.01
+
+
+def test_the_training_bench_times_the_fast_loop_against_the_plain_step() -> None:
+    bench = load("bench_training")
+    torch.manual_seed(0)
+    vgg = AdaIN(AdaINConfig(channels=(4, 8, 8, 16)))
+    lite = AdaIN(AdaINConfig(architecture="lite", channels=(4, 8)))
+    plain = bench.LoopStep(lite, vgg, batch=2, size=32, bf16=False, judge=None)
+    fast = bench.LoopStep(lite, vgg, batch=2, size=32, bf16=False, judge=torch.float32, cache=True, refresh=0.5,
+                          cache_size=4)
+    before = [p.clone() for p in fast.model.parameters()]
+    assert plain.step() > 0 and fast.step() > 0 and fast.step() > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, fast.model.parameters()))  # it trains
+    # two fast steps renewed half a batch each per step (one whole batch of 2 per cache), not 2 x 2 crops
+    assert [c.renewed for c in fast.caches] == [2, 2]

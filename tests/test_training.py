@@ -64,7 +64,8 @@ def _fresh_accelerator_state():
 def _config(data: Path, out: Path, encoder_from: str, **kw) -> TrainConfig:
     base = dict(content_dataset=str(data / "content"), style_dataset=str(data / "style"), output_dir=str(out),
                 encoder_from=encoder_from, batch_size=2, styles_per_batch=2, image_size=64, resize=64,
-                max_steps=4, checkpoint_every=2, sample_every=2, log_with=None, mixed_precision=PRECISION)
+                max_steps=4, checkpoint_every=2, sample_every=2, log_with=None, mixed_precision=PRECISION,
+                target_cache=8)
     return TrainConfig(**{**base, **kw})
 
 
