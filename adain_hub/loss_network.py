@@ -1,13 +1,16 @@
-"""The frozen VGG-19 that judges training, in the form that runs fastest.
+"""The frozen VGG-19 that judges training, as a copy in the step's precision.
 
 Training spends most of a step in this network (the output's forward and backward pass, and the
 targets' forward passes), never changes its weights, and only ever needs gradients with respect
-to its input. So the training loop runs a copy of it whose weights are stored in the precision the
-step computes in (bf16 where the CPU or GPU has it: autocast would otherwise cast every weight
-again on every call, 0.124 s against 0.068 s for 8 images at 128 px on an AMX Xeon) and whose
-reflection padding is two concatenations instead of ``F.pad(mode="reflect")``, which on a CPU took
-about as long as the convolutions it feeds. The copy computes the same function (the padding gives
-identical values); the model's own encoder and its checkpoint keys are left as they are.
+to its input. So the training loop runs a frozen copy of it whose weights are stored in the
+precision the step computes in (bf16 where the CPU or GPU has it: autocast would otherwise cast
+every weight again on every call). The model's own encoder and its checkpoint keys are left as
+they are.
+
+``cheap_padding`` swaps ``nn.ReflectionPad2d(1)`` for two concatenations (the same values). It was
+meant to make the padding cheap, and measured slower on an AMX Xeon (``benchmarks/bench_training.py
+--compare fast``: 0.90-0.96x the step with ``F.pad``), so it is off by default and kept for that
+comparison.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def _swap_padding(module: nn.Module) -> None:
             _swap_padding(child)
 
 
-def judge_copy(network: nn.Module, dtype: torch.dtype = torch.float32, cheap_padding: bool = True) -> nn.Module:
+def judge_copy(network: nn.Module, dtype: torch.dtype = torch.float32, cheap_padding: bool = False) -> nn.Module:
     """A frozen copy of ``network`` (a VGG :class:`~adain_hub.model.Encoder`) with weights in
     ``dtype``, cheap reflection padding (unless ``cheap_padding=False``, for comparison),
     channels_last, in eval mode; give it inputs in ``dtype``."""

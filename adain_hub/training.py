@@ -167,7 +167,7 @@ class StyleTransferLoss(nn.Module):
     """
 
     def __init__(self, model: AdaIN, loss_network: nn.Module | None = None, identity: bool = False,
-                 judge_dtype: torch.dtype | None = None, cheap_padding: bool = True) -> None:
+                 judge_dtype: torch.dtype | None = None, cheap_padding: bool = False) -> None:
         super().__init__()
         if loss_network is None and not model.is_vgg:
             raise ValueError("a lite model needs a VGG-19 loss network")

@@ -140,7 +140,7 @@ class LoopStep:
     :class:`~adain_hub.targets.TargetCache` renewing ``refresh`` of a batch per step."""
 
     def __init__(self, source: AdaIN, vgg: AdaIN, batch: int, size: int, bf16: bool, judge: torch.dtype | None,
-                 cheap_padding: bool = True, cache: bool = False, refresh: float = 0.25, cache_size: int = 64) -> None:
+                 cheap_padding: bool = False, cache: bool = False, refresh: float = 0.25, cache_size: int = 64) -> None:
         from adain_hub.targets import TargetCache
 
         self.bf16, self.batch = bf16, batch
@@ -203,8 +203,9 @@ def fast(args: argparse.Namespace) -> None:
                     LoopStep(source, vgg, args.batch, size, bf16, None),
                 f"+ frozen judge copy in {'bf16' if bf16 else 'fp32'} (F.pad reflection padding)":
                     LoopStep(source, vgg, args.batch, size, bf16, half, cheap_padding=False),
-                "+ cheap reflection padding": LoopStep(source, vgg, args.batch, size, bf16, half),
-                f"+ cached targets, {args.refresh:g} of a batch renewed per step (the fast loop)":
+                "+ reflection padding by concatenation": LoopStep(source, vgg, args.batch, size, bf16, half,
+                                                                  cheap_padding=True),
+                f"judge copy (F.pad) + cached targets, {args.refresh:g} of a batch renewed per step (the fast loop)":
                     LoopStep(source, vgg, args.batch, size, bf16, half, cache=True, refresh=args.refresh),
             }
             for v in variants.values():

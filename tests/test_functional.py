@@ -101,3 +101,21 @@ def test_losses_are_zero_for_identical_inputs_and_positive_otherwise():
 def test_calc_mean_std_rejects_wrong_rank():
     with pytest.raises(ValueError, match="N, C, H, W"):
         AF.calc_mean_std(torch.zeros(3, 4, 4))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_statistics_match_float64_forward_and_backward(dtype):
+    torch.manual_seed(0)
+    x = (torch.randn(3, 5, 7, 9).relu() * 3 + 0.5).to(dtype).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    ref = x.detach().double().requires_grad_()
+    mean, std = AF.calc_mean_std(x)
+    assert mean.dtype == std.dtype == torch.float32  # statistics in float32 whatever the map's dtype
+    var, ref_mean = torch.var_mean(ref, dim=(2, 3), correction=0, keepdim=True)
+    ref_std = (var + AF.EPS).sqrt()
+    assert torch.allclose(mean.double(), ref_mean, atol=1e-6) and torch.allclose(std.double(), ref_std, atol=1e-5)
+    g_mean, g_std = torch.randn_like(mean), torch.randn_like(std)
+    (mean * g_mean + std * g_std).sum().backward()
+    (ref_mean * g_mean.double() + ref_std * g_std.double()).sum().backward()
+    assert x.grad.dtype == dtype
+    assert (x.grad.double() - ref.grad).norm() / ref.grad.norm() < 1e-2  # the rounding of the map's dtype
