@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from adain_hub import AdaIN
+from adain_hub import AdaIN, AdaINConfig
 from adain_hub.images import output_size
 
 from .conftest import BUNDLED_MODEL, FIXTURES, ROOT, fake_hub_cache
@@ -37,6 +37,7 @@ def workdir(tmp_path: Path, tiny_model: AdaIN) -> Path:
     shutil.copy(ROOT / "examples" / "mask_ellipse.png", tmp_path / "mask.png")
     _write_clip(tmp_path / "clip.mp4")
     tiny_model.save_pretrained(tmp_path / "model_card")
+    AdaIN(AdaINConfig(architecture="lite", channels=(4, 8))).save_pretrained(tmp_path / "model_card_lite")
     fake_hub_cache(tmp_path / "hub", tmp_path / "model_card", repo="adain-hub/adain-vgg19")
     return tmp_path
 
