@@ -6,7 +6,8 @@
 
 This file only parses, loads and lays out the page; the work is done by :class:`adain_hub.Stylizer`,
 and :func:`adain_hub.images.load_image` alone decides what a bad image is. One Stylizer lives as long
-as the app, so its pixel-keyed cache keeps every style encoded while alpha or weights change.
+as the app, so its pixel-keyed cache keeps every style encoded while alpha or weights change. The
+static page in ``web/``, which stylizes in the visitor's own browser, is served at ``/web/``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
+from starlette.exceptions import HTTPException  # noqa: E402 - gradio's server is Starlette's
+from starlette.staticfiles import StaticFiles  # noqa: E402
 
 from adain_hub import hub  # noqa: E402
 from adain_hub.backends import BACKENDS  # noqa: E402
@@ -32,6 +35,7 @@ from adain_hub.hub import looks_like_path  # noqa: E402
 from adain_hub.images import ImageError, load_image, one_line  # noqa: E402
 from adain_hub.model import AdaIN  # noqa: E402
 from adain_hub.stylizer import Stylizer  # noqa: E402
+from adain_hub import video as adain_video  # noqa: E402
 from adain_hub.video import VideoError, probe  # noqa: E402
 
 log = logging.getLogger("adain_hub.app")
@@ -40,6 +44,7 @@ ROOT = Path(__file__).resolve().parent
 DEFAULT_MODEL = "adain-hub/adain-vgg19"
 BUNDLED_MODEL = ROOT / "model_card"
 EXAMPLES = ROOT / "examples"
+WEB = ROOT / "web"  # the in-browser page: served at /web/ when web/index.html is there
 SIZES = (256, 384, 512, 768)
 ORIGINAL = 0  # the "original" choice: the photo's own size, in tiles over the Stylizer's memory budget
 DEFAULT_SIZE = 512
@@ -234,8 +239,8 @@ def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
         out = Path(tempfile.mkdtemp(prefix="clip_", dir=_pruned_video_folder())) / f"{Path(video).stem}_stylized.mp4"
         start = time.perf_counter()
         try:
-            result = stylizer.stylize_video(
-                video, painting, out, alpha=float(alpha), size=int(size), stabilize=bool(stabilize),
+            result = adain_video.stylize_video(
+                stylizer, video, painting, out, alpha=float(alpha), size=int(size), stabilize=bool(stabilize),
                 progress=lambda done, total: progress((done, total or None), desc="Stylizing frames", unit="frames"),
             )
         except VideoError as exc:  # damaged past its first frame
@@ -378,7 +383,9 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
         gr.Markdown(
             f"Model: `{model_name or 'custom'}` · backend `{getattr(stylizer.backend, 'name', '?')}` · "
             "API: `gradio_client.Client(url).predict(handle_file(photo), handle_file(style), 0.8, "
-            'api_name="/stylize")`',
+            'api_name="/stylize")`'
+            + (" · [Stylize in your own browser](web/): the lite model runs in the tab, nothing is uploaded"
+               if (WEB / "index.html").is_file() else ""),
             elem_id="footer",
         )
     # one job at a time per event (photo or video): the network already uses every core; the Stylizer is thread-safe
@@ -387,11 +394,41 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **kwargs: Any) -> tuple[Any, str, str]:
-    """``demo.launch`` with the app's look and upload limit (tests launch through here too)."""
+    """``demo.launch`` with the app's look and upload limit, and the in-browser page at ``/web/``
+    (tests launch through here too). Gradio builds its server inside ``launch``, so the page is
+    mounted on it right after, before this blocks (unless ``prevent_thread_lock``)."""
     kwargs.setdefault("theme", THEME)
     kwargs.setdefault("css", CSS)
     kwargs.setdefault("max_file_size", MAX_FILE_SIZE)
-    return demo.launch(**kwargs)
+    block = not kwargs.get("prevent_thread_lock", False) and not getattr(sys, "ps1", sys.flags.interactive)
+    kwargs["prevent_thread_lock"] = True
+    result = demo.launch(**kwargs)
+    mount_web(result[0])
+    if block:  # as gradio's own launch blocks: in a script, not in an interactive session
+        demo.block_thread()
+    return result
+
+
+def mount_web(server_app: Any) -> bool:
+    """Serve ``web/`` at ``/web/`` on the app's server; ``False`` when the page is not there."""
+    if not (WEB / "index.html").is_file():
+        return False
+    server_app.mount("/web", _WebFiles(directory=WEB, html=True), name="web")
+    return True
+
+
+class _WebFiles(StaticFiles):
+    """``web/`` with the headers that make the page cross-origin isolated, which onnxruntime-web needs
+    to run WASM threads (a plain static server gives it one thread); ``node_modules/`` (npm's copy,
+    150 MB) is not served: ``ort/`` has what the page loads."""
+
+    async def get_response(self, path: str, scope: Any) -> Any:
+        if Path(path).parts[:1] == ("node_modules",):
+            raise HTTPException(status_code=404)
+        response = await super().get_response(path, scope)
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        response.headers["Cross-Origin-Embedder-Policy"] = "require-corp"
+        return response
 
 
 # -- command line ---------------------------------------------------------------------------

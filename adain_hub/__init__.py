@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .images import ImageError, load_image
     from .model import AdaIN, AdaINConfig
     from .stylizer import StyleFeatures, Stylizer, stylize
-    from .video import VideoError
+    from .video import VideoError, stylize_video
 
 _EXPORTS = {
     "AdaIN": "model",
@@ -37,6 +37,7 @@ _EXPORTS = {
     "load_model": "hub",
     "make_backend": "backends",
     "stylize": "stylizer",
+    "stylize_video": "video",
     "whiten_colour": "functional",
 }
 __all__ = [  # spelled out (not computed) so that type checkers read it; a test keeps it equal to _EXPORTS
@@ -54,6 +55,7 @@ __all__ = [  # spelled out (not computed) so that type checkers read it; a test 
     "load_model",
     "make_backend",
     "stylize",
+    "stylize_video",
     "whiten_colour",
 ]
 __version__ = "0.1.0"

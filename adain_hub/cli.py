@@ -1,4 +1,5 @@
-"""The ``adain`` command line: ``adain stylize`` and ``adain eval``. This module does the talking."""
+"""The ``adain`` command line: ``adain stylize``, ``adain eval`` and ``adain export``. This module does
+the talking."""
 
 from __future__ import annotations
 
@@ -89,6 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--sweep-pairs", type=int, default=3, metavar="N",
                    help="pairs on the alpha sweep sheet (0: no sweep)")
     e.set_defaults(func=cmd_eval)
+
+    # -- export ----------------------------------------------------------------------------
+    x = sub.add_parser(
+        "export",
+        help="export the model to ONNX (onnxruntime, apps, browsers)",
+        description="Write OUT/stylize.onnx (photo, painting and alpha in, the stylized photo out), its two "
+                    "halves OUT/encoder.onnx and OUT/decoder.onnx (encode once, decode many; AdaIN between "
+                    "them is a few lines), and OUT/README.md on how to call them. Needs the onnx extra: "
+                    "pip install 'adain-hub[onnx]'.",
+    )
+    x.add_argument("--model", default=DEFAULT_MODEL, help="model folder or Hub id (default: bundled model)")
+    x.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    x.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset (default 18)")
+    x.set_defaults(func=cmd_export)
     return parser
 
 
@@ -259,10 +274,12 @@ def _stylize(args: argparse.Namespace) -> int:
 
 def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]]:
     """Files to stylize, in argument order (folders sorted), each once; plus one line per input
-    that does not exist or holds no images. Outputs of earlier runs in an ``--out`` folder inside an
-    input folder are not taken as inputs."""
-    from .images import IMAGE_SUFFIXES, iter_files
-    from .video import VIDEO_SUFFIXES
+    that does not exist, per file in a folder that is not an image, and per folder with no images.
+    In folders, images are recognised by their content, whatever their name (an ``.ico``, a JPEG
+    without extension), and videos by their extension. Outputs of earlier runs in an ``--out``
+    folder inside an input folder are not taken as inputs."""
+    from .images import ImageError, image_format, iter_files
+    from .video import is_video_file
 
     files: list[Path] = []
     problems: list[str] = []
@@ -272,8 +289,16 @@ def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]
         path = Path(raw)
         if path.is_dir():
             below = out_dir != path.resolve()
-            media = iter_files(path, IMAGE_SUFFIXES | VIDEO_SUFFIXES)
-            found = [f for f in media if not (below and out_dir in f.resolve().parents)]
+            found = []
+            for f in iter_files(path):
+                if below and out_dir in f.resolve().parents:
+                    continue
+                try:
+                    if not is_video_file(f):
+                        image_format(f)  # the header only: decoding is left to the stylizer
+                    found.append(f)
+                except ImageError as exc:
+                    problems.append(str(exc))
             if not found:
                 problems.append(f"{path}: no images in this folder")
         elif path.exists():
@@ -343,7 +368,7 @@ def _stylize_video_file(stylizer, path: Path, dst: Path, styles: list, args: arg
 
     from tqdm import tqdm
 
-    from .video import VideoError
+    from .video import VideoError, stylize_video
 
     if args.mask is not None or args.method != "adain":
         _say(f"error: {path}: videos are stylized with --method adain and without --mask")
@@ -361,8 +386,8 @@ def _stylize_video_file(stylizer, path: Path, dst: Path, styles: list, args: arg
                 bar.total = total
             bar.update(done - bar.n)
 
-        stylizer.stylize_video(path, styles, dst, alpha=args.alpha, weights=args.weights,
-                               preserve_color=args.preserve_color, stabilize=args.stabilize, progress=progress)
+        stylize_video(stylizer, path, styles, dst, alpha=args.alpha, weights=args.weights,
+                      preserve_color=args.preserve_color, stabilize=args.stabilize, progress=progress)
         return True
     except VideoError as exc:
         _say(f"error: {exc}")
@@ -481,6 +506,39 @@ def _eval(args: argparse.Namespace) -> int:
     _say(f"wrote {', '.join(p.name for p in paths.values())} to {args.out} "
          f"({time.perf_counter() - start:.0f} s)")
     return FAILURE if bad_contents or bad_styles else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``adain export``: the three ONNX graphs and their README, or one line saying why not."""
+    return _run(_export, args, "files already written are complete; the folder may lack some")
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.out.is_dir():
+        raise CliError(f"{args.out}: --out must be a folder, and this is a file", USAGE_ERROR)
+    try:
+        from . import onnx_export
+
+        onnx_export.require_exporter()
+    except ImportError as exc:
+        raise CliError(f"{_one_line(exc)}: pip install 'adain-hub[onnx]'") from None
+    opset = onnx_export.DEFAULT_OPSET if args.opset is None else args.opset
+    try:
+        onnx_export.check_opset(opset)
+    except ValueError as exc:
+        raise CliError(f"--opset: {exc}", USAGE_ERROR) from None
+    model = _load_model(args.model, "cpu")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on torch internals are not the user's concern
+            paths = onnx_export.export(model, args.out, opset, source=args.model)
+    except OSError as exc:
+        raise CliError(f"{args.out}: cannot write ({exc.strerror or _one_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - the exporter raises many types; one line
+        raise CliError(f"cannot export {args.model}: {_one_line(exc)}") from None
+    sizes = ", ".join(f"{p.name} ({p.stat().st_size / 2**20:.1f} MB)" for p in paths if p.suffix == ".onnx")
+    _say(f"wrote {sizes} and README.md to {args.out}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,14 +34,14 @@ class ImageError(ValueError):
     """An input that is not a usable image; the message says which input and why, in one line."""
 
 
-def iter_files(folder: str | os.PathLike, suffixes: Iterable[str]) -> Iterator[Path]:
-    """Files anywhere under ``folder`` whose suffix is one of ``suffixes`` (lower case), sorted;
-    hidden files and folders are skipped (``.thumbnails/``, ``._photo.jpg`` from macOS and the like
-    are never inputs)."""
-    root, wanted = Path(folder), frozenset(suffixes)
+def iter_files(folder: str | os.PathLike, suffixes: Iterable[str] | None = None) -> Iterator[Path]:
+    """Files anywhere under ``folder`` whose suffix is one of ``suffixes`` (lower case; ``None``:
+    every file), sorted; hidden files and folders are skipped (``.thumbnails/``, ``._photo.jpg`` from
+    macOS and the like are never inputs)."""
+    root, wanted = Path(folder), None if suffixes is None else frozenset(suffixes)
     for path in sorted(root.rglob("*")):
         hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-        if not hidden and path.suffix.lower() in wanted and path.is_file():
+        if not hidden and (wanted is None or path.suffix.lower() in wanted) and path.is_file():
             yield path
 
 
@@ -110,6 +110,14 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
             opened.close()
         elif frame:  # and on the frame the caller left it at
             img.seek(frame)
+
+
+def image_format(src: str | os.PathLike | bytes) -> str:
+    """What kind of image a file or encoded bytes hold (``"JPEG"``, ``"PNG"``, ``"ICO"``, ...), read
+    from the content's header, whatever the name says (a JPEG without extension, an ``.ico``); the
+    same one-line :class:`ImageError` as :func:`load_image` for anything that is not an image."""
+    with _open(src) as img:
+        return img.format or "image"
 
 
 def image_mode(src: str | os.PathLike | bytes) -> str:

@@ -270,6 +270,14 @@ from adain_hub import AdaIN, Stylizer
 stylizer = Stylizer(AdaIN.from_pretrained("{{ repo_id | default("path/to/this/folder", true) }}"))
 stylizer("photo.jpg", "painting.jpg", alpha=0.8).save("out.png")
 ```
+
+## ONNX
+
+For onnxruntime, apps and browsers: `stylize.onnx` (photo, painting and alpha in, the stylized photo out)
+and its two halves `encoder.onnx` and `decoder.onnx` (encode once, decode many), with a README on calling
+them. On the Hub they sit in the repository's `onnx/` folder (`hf download <repo id> --include "onnx/*"
+--local-dir .` fetches it); any copy of this model writes them with `pip install 'adain-hub[onnx]'` and
+`adain export --model {{ repo_id | default("path/to/this/folder", true) }} --out onnx/`.
 {% if training %}
 ## Training
 

@@ -1,16 +1,18 @@
 """Stylize images: load, resize, encode once, transform, decode. Plain inputs in, PIL images out.
 
+Videos build on this (:mod:`adain_hub.video`, ``stylize_video(stylizer, ...)``); this module knows
+nothing of them.
+
 Photos too big for the memory budget run in overlapping tiles (:mod:`adain_hub.tiling`) with the
 content statistics of the whole photo, so the result matches an untiled run.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
@@ -37,9 +39,6 @@ from .images import (
     unpad,
 )
 from .model import AdaIN
-
-if TYPE_CHECKING:
-    from .video import VideoInfo
 
 Method = Literal["adain", "wct"]
 
@@ -378,16 +377,6 @@ class Stylizer:
         if alpha == 1.0:  # the common case: no blend pass over the features
             return target
         return alpha * target + (1.0 - alpha) * c_feat
-
-    def stylize_video(self, video: str | os.PathLike, styles: StyleInput | Sequence[StyleInput],
-                      dst: str | os.PathLike, **options) -> VideoInfo:
-        """Stylize a video file into the mp4 ``dst``, the style encoded once; frame count, frame rate
-        and audio kept. ``options``: ``alpha``, ``weights``, ``preserve_color``, ``size``,
-        ``stabilize`` (``False``: each frame on its own, which flickers) and ``progress``, as for
-        :func:`adain_hub.video.stylize_video`, which does the work."""
-        from .video import stylize_video
-
-        return stylize_video(self, video, styles, dst, **options)
 
     @staticmethod
     def _regions(masks: Sequence[ImageInput] | ImageInput, n_styles: int, size: tuple[int, int],

@@ -12,7 +12,7 @@ Clips are synthetic (a photo, numpy noise), so nothing large is stored:
 Metrics: flicker = mean absolute change between consecutive output frames (0..255), as a ratio
 to stylizing each frame on its own with the same model and style in the same run; pan shift = the
 global shift between the first and last output frame by phase correlation, against the input's.
-Speed: frames per second of ``Stylizer.stylize_video`` on an mp4 (decode + stylize + encode),
+Speed: frames per second of ``stylize_video`` on an mp4 (decode + stylize + encode),
 stabilised and per-frame runs interleaved, after a warm-up.
 """
 
@@ -195,6 +195,8 @@ def quality(stylizer, size: int, names: list[str] | None = None) -> list[tuple[s
 def through_files(stylizer, size: int, folder: Path) -> dict[str, float]:
     """The same measures through mp4 files (x264 both ways, as a user gets them): still-clip flicker
     ratio, pan shift, frame counts."""
+    from adain_hub.video import stylize_video
+
     w, h = size, (size * 2 // 3) // 2 * 2
     style = stylizer.encode_style(STYLE)
     still = write_clip(folder / "still.mp4", still_clip(w, h))
@@ -202,8 +204,8 @@ def through_files(stylizer, size: int, folder: Path) -> dict[str, float]:
     res = {}
     for on in (False, True):
         tag = "on" if on else "off"
-        stylizer.stylize_video(still, style, folder / f"still_{tag}.mp4", size=size, stabilize=on)
-        stylizer.stylize_video(pan, style, folder / f"pan_{tag}.mp4", size=size, stabilize=on)
+        stylize_video(stylizer, still, style, folder / f"still_{tag}.mp4", size=size, stabilize=on)
+        stylize_video(stylizer, pan, style, folder / f"pan_{tag}.mp4", size=size, stabilize=on)
         s, p = read_frames(folder / f"still_{tag}.mp4"), read_frames(folder / f"pan_{tag}.mp4")
         res[f"flicker {tag}"] = flicker(s)
         res[f"pan shift {tag}"] = shift_between(p[0], p[-1])
@@ -216,6 +218,8 @@ def through_files(stylizer, size: int, folder: Path) -> dict[str, float]:
 
 def speed(stylizer, sizes: list[int], frames: int, rounds: int, folder: Path) -> list[tuple[int, float, float]]:
     """(size, fps stabilised, fps per frame): median over ``rounds`` interleaved runs after a warm-up."""
+    from adain_hub.video import stylize_video
+
     style = stylizer.encode_style(STYLE)
     rows = []
     for size in sizes:
@@ -225,7 +229,7 @@ def speed(stylizer, sizes: list[int], frames: int, rounds: int, folder: Path) ->
         for r in range(rounds + 1):
             for on in (True, False):
                 start = time.perf_counter()
-                stylizer.stylize_video(clip, style, folder / f"speed_out_{size}.mp4", size=size, stabilize=on)
+                stylize_video(stylizer, clip, style, folder / f"speed_out_{size}.mp4", size=size, stabilize=on)
                 if r:  # round 0 warms up (OpenVINO compiles for the shape)
                     times[on].append(time.perf_counter() - start)
         rows.append((size, frames / float(np.median(times[True])), frames / float(np.median(times[False]))))

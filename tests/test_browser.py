@@ -8,9 +8,9 @@ to the folder the variable names, if it is a path).
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,21 +23,10 @@ sync_api = pytest.importorskip("playwright.sync_api")
 import app  # noqa: E402
 from adain_hub.images import output_size  # noqa: E402
 
-from .conftest import BUNDLED_MODEL, FIXTURES, ROOT  # noqa: E402
+from .conftest import BUNDLED_MODEL, CHROMIUM, CHROMIUM_ARGS, FIXTURES, keep_artifact  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 if not Path(CHROMIUM).exists():
     pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
@@ -70,15 +59,6 @@ def browser() -> Iterator[object]:
             yield b
         finally:
             b.close()
-
-
-def keep_artifact(path: Path) -> None:
-    target = os.environ.get("ADAIN_ARTIFACTS")
-    if not target:
-        return
-    folder = Path(target) if target not in ("1", "true", "yes") else ROOT / "test-artifacts"
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, folder / path.name)
 
 
 def test_upload_slide_click_shows_a_result(url, browser, tmp_path):
@@ -128,3 +108,24 @@ def test_bad_upload_shows_a_message_not_a_trace(url, browser, tmp_path):
     page.screenshot(path=str(shot), full_page=True)
     keep_artifact(shot)
     page.close()
+
+
+def test_the_app_links_to_and_serves_the_in_browser_page(url, browser):
+    """The Gradio page links to web/; the app serves it cross-origin isolated (so onnxruntime-web may
+    run WASM threads) and keeps npm's node_modules/ to itself."""
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    href = page.locator("#footer a", has_text="your own browser").get_attribute("href")
+    assert href == "web/"  # relative: it works under a proxy's path prefix too
+    page.goto(url.rstrip("/") + "/" + href)
+    page.wait_for_function("() => ['ready', 'error'].includes(document.body.dataset.state)")
+    assert page.locator("h1").inner_text() == "AdaIN style transfer, in your browser"
+    assert page.evaluate("self.crossOriginIsolated") is True
+    page.close()
+    with urllib.request.urlopen(url.rstrip("/") + "/web/main.js") as response:
+        assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        assert "javascript" in response.headers["Content-Type"]  # module scripts need a JS type
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(url.rstrip("/") + "/web/node_modules/onnxruntime-web/package.json")
+    assert info.value.code == 404

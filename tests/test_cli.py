@@ -176,6 +176,34 @@ def test_a_bad_file_in_a_folder_is_skipped_and_the_run_finishes(capsys, tiny_dir
     assert err[-1] == f"wrote 3 image(s) to {out}; 2 input(s) skipped"
 
 
+def test_images_in_a_folder_are_known_by_content_not_by_name(capsys, tiny_dir, photos, tmp_path):
+    """A mixed folder: an icon, a JPEG without extension and a PNG named .dat are images and are all
+    written; a text file, an empty file, a PDF and a truncated JPEG are each named in one line."""
+    photo = Image.open(FIXTURES / "chelsea.png").convert("RGB")
+    photo.crop((0, 0, 300, 300)).save(photos / "favicon.ico", sizes=[(48, 48), (64, 64)])
+    (photos / "IMG_0042").write_bytes((FIXTURES / "rocket.jpg").read_bytes())
+    photo.save(photos / "sub" / "scan.dat", format="PNG")
+    bad = {
+        photos / "README.txt": (b"holiday photos, 2024\n", "not an image"),
+        photos / "sub" / "empty": (b"", "not an image"),
+        photos / "manual.pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "not an image"),
+        photos / "cut.jpg": ((FIXTURES / "rocket.jpg").read_bytes()[:3000], "truncated"),
+    }
+    for path, (data, _) in bad.items():
+        path.write_bytes(data)
+    out = tmp_path / "out"
+    code, err = run(capsys, photos, *styles("brick.png"), "--out", out, model=tiny_dir)
+    assert code == 1
+    assert files_in(out) == ["IMG_0042.png", "chelsea.png", "coffee.png", "favicon.png", "rocket.png", "scan.png"]
+    assert opened(out / "favicon.png").size == (64, 64)  # the icon's largest image, at its own size
+    assert opened(out / "IMG_0042.png").size == expected_size(FIXTURES / "rocket.jpg")
+    errors = [line for line in err if line.startswith("error: ")]
+    assert len(errors) == len(bad)
+    for path, (_, phrase) in bad.items():
+        assert sum(line.startswith(f"error: {path}: ") and phrase in line for line in errors) == 1, (path, errors)
+    assert err[-1] == f"wrote 6 image(s) to {out}; 4 input(s) skipped"
+
+
 def test_missing_inputs_are_reported_and_the_rest_still_written(capsys, tiny_dir, photos, tmp_path):
     out = tmp_path / "out"
     empty = tmp_path / "empty"

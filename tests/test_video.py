@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from adain_hub import AdaIN
+from adain_hub import AdaIN, video
 from adain_hub.cli import main
 from adain_hub.stylizer import Stylizer
 from adain_hub.video import (
@@ -27,6 +27,7 @@ from adain_hub.video import (
     probe,
     shift_image,
     stylize_frames,
+    stylize_video,
 )
 
 from .conftest import BUNDLED_MODEL
@@ -112,7 +113,7 @@ def streams(path: Path) -> dict[str, tuple]:
 def test_stylize_video_keeps_frames_rate_size_and_audio(stylizer, tmp_path):
     src = clips.write_clip(tmp_path / "clip.mp4", clips.pan_clip(130, 86), fps=24, audio=True)
     done: list[tuple[int, int]] = []
-    info = stylizer.stylize_video(src, STYLE, tmp_path / "out.mp4", size=128, progress=lambda d, t: done.append((d, t)))
+    info = stylize_video(stylizer, src, STYLE, tmp_path / "out.mp4", size=128, progress=lambda d, t: done.append((d, t)))
     got = streams(tmp_path / "out.mp4")
     assert got["video"][1:] == (48, Fraction(24), 128, 84)  # 130x86 capped at 128 -> 128x84, even sides
     assert got["audio"][0] == "aac" and streams(src)["audio"][2] == got["audio"][2]
@@ -134,7 +135,7 @@ def test_a_rotated_phone_clip_comes_out_upright(stylizer, tmp_path):
             out.mux(s.encode(frame))
         out.mux(s.encode(None))
     assert (probe(path).width, probe(path).height) == (64, 96)
-    stylizer.stylize_video(path, STYLE, tmp_path / "up.mp4", stabilize=False)
+    stylize_video(stylizer, path, STYLE, tmp_path / "up.mp4", stabilize=False)
     assert streams(tmp_path / "up.mp4")["video"][3:] == (42, 64)  # 64x96 capped at 64
 
 
@@ -147,7 +148,7 @@ def test_an_interrupted_run_leaves_nothing(stylizer, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        stylizer.stylize_video(src, STYLE, tmp_path / "out" / "clip.mp4", progress=stop)
+        stylize_video(stylizer, src, STYLE, tmp_path / "out" / "clip.mp4", progress=stop)
     assert os.listdir(tmp_path / "out") == []
 
 
@@ -193,7 +194,7 @@ def make_bad_videos(folder: Path) -> dict[str, str]:
 def test_bad_videos_raise_one_line_video_error(stylizer, tmp_path):
     for name, words in make_bad_videos(tmp_path / "bad").items():
         with pytest.raises(VideoError, match=words) as err:
-            stylizer.stylize_video(tmp_path / "bad" / name, STYLE, tmp_path / "out.mp4")
+            stylize_video(stylizer, tmp_path / "bad" / name, STYLE, tmp_path / "out.mp4")
         assert "\n" not in str(err.value) and str(err.value).startswith(str(tmp_path / "bad" / name))
     assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".*tmp"))
 
@@ -222,7 +223,7 @@ def test_cli_no_stabilize_reaches_the_stylizer(tiny_model, tmp_path, monkeypatch
     tiny_model.save_pretrained(model)
     src = clips.write_clip(tmp_path / "clip.mp4", clips.still_clip(64, 48, frames=3))
     seen = []
-    monkeypatch.setattr(Stylizer, "stylize_video", lambda self, *a, **kw: seen.append(kw["stabilize"]))
+    monkeypatch.setattr(video, "stylize_video", lambda *a, **kw: seen.append(kw["stabilize"]))
     for flags in ([], ["--no-stabilize"]):
         assert main(["stylize", str(src), "--style", str(STYLE), "--backend", "fp32", "--model", str(model),
                      "--out", str(tmp_path / "out"), *flags]) == 0

@@ -1,0 +1,296 @@
+"""The in-browser page (``web/``) in headless Chromium: served by a plain static server, given a photo and
+a painting, it paints on its canvas what the fp32 Stylizer gives in Python, and sends nothing anywhere.
+
+The model is a lite one exported here (the trained ``model_card_lite/`` when it exists, else random
+weights, which serve a numerical comparison as well). Needs Debian's Chromium, the ``playwright``
+package, the ONNX exporter (``pip install -e '.[dev]'``) and onnxruntime-web in ``web/ort/`` (``npm ci`` in
+``web/``); skipped, not failed, when one is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxscript")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from adain_hub import AdaIN, AdaINConfig, Stylizer  # noqa: E402
+from adain_hub.images import output_size  # noqa: E402
+from adain_hub.onnx_export import adain_step, crop_box, export_graph  # noqa: E402
+
+from .conftest import BUNDLED_MODEL, CHROMIUM, CHROMIUM_ARGS, FIXTURES, ROOT, keep_artifact, responsive  # noqa: E402
+
+pytestmark = pytest.mark.slow
+WEB = ROOT / "web"
+LITE_MODEL = ROOT / "model_card_lite"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+if not (WEB / "ort" / "ort.wasm.min.mjs").exists():
+    pytest.skip("onnxruntime-web is not in web/ort/ (run `npm ci` in web/)", allow_module_level=True)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """``web/`` as any static server serves it, with ``/model/`` taken from the test's export folder."""
+
+    model_dir: Path
+
+    def translate_path(self, path: str) -> str:
+        if path.startswith("/model/"):
+            return str(self.model_dir / path.removeprefix("/model/").split("?")[0])
+        return super().translate_path(path)
+
+    def log_message(self, *args) -> None:  # no access log in the test output
+        pass
+
+
+def serve(model_dir: Path) -> tuple[ThreadingHTTPServer, str]:
+    handler = type("Handler", (_Handler,), {"model_dir": model_dir})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(WEB)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture(scope="module")
+def lite(tmp_path_factory) -> tuple[AdaIN, Path]:
+    """The lite model and the folder its two halves were exported to."""
+    if (LITE_MODEL / "model.safetensors").exists():
+        model = AdaIN.from_pretrained(LITE_MODEL)
+    else:
+        torch.manual_seed(2)
+        model = responsive(AdaIN(AdaINConfig(architecture="lite")))
+    folder = tmp_path_factory.mktemp("web_model")
+    for name in ("encoder.onnx", "decoder.onnx"):
+        export_graph(model, name, folder / name)
+    return model, folder
+
+
+@pytest.fixture(scope="module")
+def site(lite) -> Iterator[str]:
+    server, url = serve(lite[1])
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:  # one per thread: every browser of the module comes from it
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright) -> Iterator[object]:
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture
+def page(browser, site) -> Iterator[object]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(180_000)  # WASM on a CPU shared with other work; a run takes seconds alone
+    page.requests = []
+    page.on("request", lambda r: page.requests.append((r.method, r.url)))
+    page.goto(site)
+    page.wait_for_function("() => ['ready', 'error'].includes(document.body.dataset.state)")
+    assert page.evaluate("document.body.dataset.state") == "ready", page.locator("#status").inner_text()
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+def canvas(page) -> np.ndarray:
+    """The result canvas's pixels, as RGB bytes."""
+    url = page.evaluate("() => document.getElementById('result').toDataURL('image/png')")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+
+
+def wait_for_alpha(page, alpha: float) -> dict:
+    page.wait_for_function(
+        f"() => document.body.dataset.state === 'done' && window.adainTimes && window.adainTimes.alpha === {alpha}")
+    return page.evaluate("window.adainTimes")
+
+
+def test_page_paints_what_python_paints(page, lite, site, tmp_path):
+    model, _ = lite
+    photo = Image.open(FIXTURES / "coffee.png").convert("RGB").resize((512, 384), Image.Resampling.LANCZOS)
+    painting = Image.open(ROOT / "examples" / "kandinsky_improvisation_30.jpg").convert("RGB").resize((512, 512))
+    photo.save(tmp_path / "photo.png")
+    painting.save(tmp_path / "painting.png")
+    stylizer = Stylizer(model, backend="fp32")
+    ref = {a: np.asarray(stylizer(photo, painting, alpha=a)) for a in (1.0, 0.5)}
+
+    page.locator("#photo-input").set_input_files(str(tmp_path / "photo.png"))
+    page.locator("#painting-input").set_input_files(str(tmp_path / "painting.png"))
+    times = wait_for_alpha(page, 1)
+    full = canvas(page)
+    assert full.shape == (384, 512, 3) and times["backend"] == "wasm"  # headless, no GPU: WASM
+    # as close as the spec asks, and far closer than a result at another alpha is
+    assert psnr(full, ref[1.0]) >= max(30.0, psnr(ref[0.5], ref[1.0]) + 10), (psnr(full, ref[1.0]), times)
+
+    page.locator("#alpha").fill("0.5")  # the slider reruns the AdaIN step and the decoder only
+    times = wait_for_alpha(page, 0.5)
+    assert times["photo"] == 0 and times["painting"] == 0  # both kept encoded
+    assert psnr(canvas(page), ref[0.5]) >= max(30.0, psnr(ref[0.5], ref[1.0]) + 10)
+    assert page.locator("#download").is_enabled()
+    assert "512 × 384 in" in page.locator("#time").inner_text()
+
+    shot = tmp_path / "web_result.png"
+    page.screenshot(path=str(shot), full_page=True)
+    box = page.locator("#result").bounding_box()
+    shown = np.asarray(Image.open(shot).convert("RGB"))[int(box["y"]) : int(box["y"] + box["height"]),
+                                                           int(box["x"]) : int(box["x"] + box["width"])]
+    assert shown.std() > 20  # the screenshot shows the result, not an empty canvas
+    keep_artifact(shot)
+    # the photo went nowhere: every request was a GET to the page's own server (or of its own blob: URLs)
+    own = (site, f"blob:{site.rstrip('/')}")
+    assert page.requests and all(m == "GET" and u.startswith(own) for m, u in page.requests), page.requests
+
+
+def test_page_shows_a_stylized_photo_with_the_bundled_model(browser, tmp_path):
+    """Any export runs in the page: the bundled VGG model at 256 px paints a real stylized photo (the
+    lite model's picture is noise until model_card_lite/ ships) and matches Python as closely."""
+    model = AdaIN.from_pretrained(BUNDLED_MODEL)
+    for name in ("encoder.onnx", "decoder.onnx"):
+        export_graph(model, name, tmp_path / name)
+    photo = Image.open(FIXTURES / "coffee.png").convert("RGB").resize((256, 192), Image.Resampling.LANCZOS)
+    painting = Image.open(ROOT / "examples" / "kandinsky_improvisation_30.jpg").convert("RGB")
+    painting = painting.resize((256, 256), Image.Resampling.LANCZOS)
+    photo.save(tmp_path / "photo.png")
+    painting.save(tmp_path / "painting.png")
+    ref = np.asarray(Stylizer(model, backend="fp32")(photo, painting))
+    server, url = serve(tmp_path)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(300_000)
+        page.goto(url)
+        page.wait_for_function("() => document.body.dataset.state === 'ready'")
+        page.locator("#size").select_option("256")
+        page.locator("#photo-input").set_input_files(str(tmp_path / "photo.png"))
+        page.locator("#painting-input").set_input_files(str(tmp_path / "painting.png"))
+        wait_for_alpha(page, 1)
+        result = canvas(page)
+        assert result.shape == (192, 256, 3) and psnr(result, ref) >= 30.0
+        assert psnr(result, np.asarray(photo)) < 20.0  # painted, not the photo handed back
+        shot = tmp_path / "web_vgg_result.png"
+        page.screenshot(path=str(shot), full_page=True)
+        keep_artifact(shot)
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_page_uses_webgpu_where_the_browser_has_it(playwright, lite, site, tmp_path):
+    """With a WebGPU adapter (here Chromium's software one, SwiftShader: slow, so a small photo) the page
+    runs on WebGPU and still paints what Python paints. Skipped where this Chromium offers none."""
+    model, _ = lite
+    photo = Image.open(FIXTURES / "coffee.png").convert("RGB").resize((128, 96), Image.Resampling.LANCZOS)
+    painting = Image.open(ROOT / "examples" / "kandinsky_improvisation_30.jpg").convert("RGB").resize((128, 128))
+    photo.save(tmp_path / "photo.png")
+    painting.save(tmp_path / "painting.png")
+    args = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"]
+    args += ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=swiftshader",
+             "--use-webgpu-adapter=swiftshader"]
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(300_000)
+        page.goto(site)
+        if not page.evaluate("async () => !!(navigator.gpu && await navigator.gpu.requestAdapter())"):
+            pytest.skip("this Chromium offers no WebGPU adapter, not even SwiftShader")
+        page.wait_for_function("() => ['ready', 'error'].includes(document.body.dataset.state)")
+        assert page.evaluate("document.body.dataset.backend") == "webgpu", page.locator("#status").inner_text()
+        page.locator("#photo-input").set_input_files(str(tmp_path / "photo.png"))
+        page.locator("#painting-input").set_input_files(str(tmp_path / "painting.png"))
+        times = wait_for_alpha(page, 1)
+        assert times["backend"] == "webgpu"
+        assert psnr(canvas(page), np.asarray(Stylizer(model, backend="fp32")(photo, painting))) >= 30.0
+        assert "on WebGPU" in page.locator("#backend").inner_text()
+    finally:
+        browser.close()
+
+
+def test_page_arithmetic_matches_python(page):
+    """adain.js against adain_hub: the AdaIN step, the output size and the crop, on the same numbers."""
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(1, 4, 3, 5)).astype(np.float32)
+    c_mean, c_std, s_mean, s_std = (rng.uniform(0.5, 2, size=(1, 4, 1, 1)).astype(np.float32) for _ in range(4))
+    sizes = [(512, 384), (4000, 3000), (451, 300), (2000, 20), (16, 16), (600, 33), (77, 50)]
+    args = {"f": feats.ravel().tolist(), "cm": c_mean.ravel().tolist(), "cs": c_std.ravel().tolist(),
+            "sm": s_mean.ravel().tolist(), "ss": s_std.ravel().tolist(), "sizes": sizes}
+    got = page.evaluate("""async (a) => {
+        const A = await import('./adain.js');
+        const f32 = (x) => Float32Array.from(x);
+        return {
+            step: Array.from(A.adainStep(f32(a.f), f32(a.cm), f32(a.cs), f32(a.sm), f32(a.ss), 0.7)),
+            sizes: a.sizes.map(([w, h]) => A.outputSize(w, h, 512)),
+            crops: a.sizes.map(([w, h]) => A.cropBox(h, w)),
+        };
+    }""", args)
+    want = adain_step(feats, c_mean, c_std, s_mean, s_std, 0.7)
+    np.testing.assert_allclose(np.array(got["step"]).reshape(want.shape), want, rtol=1e-5, atol=1e-5)
+    assert [tuple(s) for s in got["sizes"]] == [output_size(w, h, 512) for w, h in sizes]
+    assert [tuple(c) for c in got["crops"]] == [crop_box(h, w) for w, h in sizes]
+
+
+def test_page_says_what_is_wrong(page, tmp_path):
+    """A file that is not an image, picked or dropped, is one line in the page."""
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("this is not a picture")
+    page.locator("#photo-input").set_input_files(str(fake))
+    page.wait_for_function("() => document.body.dataset.state === 'error'")
+    assert page.locator("#status").inner_text() == "Photo: not an image, or a damaged or unsupported one."
+    page.evaluate("""() => {
+        const files = new DataTransfer();
+        files.items.add(new File(["not a painting either"], "mill.png", { type: "image/png" }));
+        document.getElementById('painting-drop').dispatchEvent(
+            new DragEvent('drop', { dataTransfer: files, bubbles: true, cancelable: true }));
+    }""")
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Painting')")
+    assert page.locator("#status").inner_text() == "Painting: not an image, or a damaged or unsupported one."
+
+
+def test_page_without_a_model_says_how_to_get_one(browser, tmp_path):
+    server, url = serve(tmp_path)  # an empty model folder
+    try:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_function("() => document.body.dataset.state === 'error'")
+        text = page.locator("#status").inner_text()
+        assert "No model at" in text and "adain export" in text, text
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_vendored_runtime_is_the_locked_one():
+    """web/ort/ holds the onnxruntime-web that package-lock.json pins (npm ci put it there)."""
+    lock = json.loads((WEB / "package-lock.json").read_text())
+    version = lock["packages"]["node_modules/onnxruntime-web"]["version"]
+    assert (WEB / "ort" / "VERSION").read_text().startswith(f"onnxruntime-web {version} ")
