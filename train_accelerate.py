@@ -68,7 +68,7 @@ HELP = {
     "resume_from": "continue a model folder this script saved (e.g. the committed model_card_lite): its weights, its "
                    "step count and learning-rate schedule from its training.json, with a fresh Adam; its last run's "
                    "recipe (lr, loss weights, crop size, batch, loop) is the default for the flags not given",
-    "warmup_steps": "with --resume-from: the fresh Adam's learning rate ramps up over this many steps",
+    "warmup_steps": "with --resume-from or --pretrained: the fresh Adam's learning rate ramps up over this many steps",
     "seed": "random seed",
     "decode_threads": "threads decoding images for each stream (0: with --loader pool, up to 8; "
                       "with --loader stream, decode in the training loop)",

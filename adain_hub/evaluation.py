@@ -1,4 +1,4 @@
-"""Measure style transfer methods the same way: one fixed fp32 VGG judge, SSIM, wall time.
+"""Measure style transfer methods the same way: one fixed VGG judge, SSIM, wall time.
 
 A *method* is any callable ``(content: PIL, style: PIL) -> PIL``: ours (:class:`AdaINMethod`), the
 peer (:func:`load_peer`) or anything else. :func:`evaluate` runs every method on every content x
@@ -134,20 +134,32 @@ class Judge:
     resized to their photo's size before scoring. The losses are those of training
     (:func:`adain_hub.functional.content_loss`, ``style_loss``, ``gram_loss``), evaluated against
     the stored summaries.
+
+    ``dtype=torch.bfloat16`` runs the encoder in bf16 (the statistics are still taken in fp32): about
+    four times faster on a CPU with AMX, which makes the 800-pair bench split a quarter-hour job
+    rather than an hour. Every method is scored by the same judge, so ratios between them hold;
+    absolute losses differ from the fp32 judge's in the third digit.
     """
 
-    def __init__(self, model: AdaIN, size: int | None = 512) -> None:
+    def __init__(self, model: AdaIN, size: int | None = 512, dtype: torch.dtype = torch.float32) -> None:
         if not model.is_vgg:
             raise ValueError("the judge must be a VGG-19 model (its encoder defines the losses); "
                              f"this one is {model.config.architecture}")
-        self.encoder = copy.deepcopy(model.encoder).float().eval()
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"the judge runs in float32 or bfloat16, not {dtype}")
+        self.encoder = copy.deepcopy(model.encoder).to(dtype).eval()
+        # bf16 convolutions reach oneDNN's AMX kernels in channels-last layout; fp32 stays as it was
+        self.layout = torch.channels_last if dtype == torch.bfloat16 else torch.contiguous_format
+        self.encoder.to(memory_format=self.layout)
         self.device = next(self.encoder.parameters()).device
+        self.dtype = dtype
         self.size = size
 
     @torch.inference_mode()
     def features(self, image: Image.Image) -> list[Tensor]:
-        """relu1_1 ... relu4_1 of an RGB image, fp32."""
-        return [f.float() for f in self.encoder(to_tensor(image).to(self.device))]
+        """relu1_1 ... relu4_1 of an RGB image, as fp32 maps."""
+        x = to_tensor(image).to(self.device, self.dtype).contiguous(memory_format=self.layout)
+        return [f.float().contiguous() for f in self.encoder(x)]
 
     def reference(self, name: str, image: Image.Image) -> Reference:
         """Cap ``image`` at the working size (sides a multiple of 8) and encode it once."""
@@ -376,9 +388,11 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}" if 0.01 <= abs(value) < 1000 else f"{value:.3g}"
 
 
-def summary_markdown(scores: Sequence[PairScore], methods: Sequence[str]) -> str:
+def summary_markdown(scores: Sequence[PairScore], methods: Sequence[str], baseline: str | None = None) -> str:
     """The summary as a Markdown table (mean ± std over pairs); with two or more methods, a second
-    table of how often the first method beats each other one pair by pair."""
+    table of how often the first method beats each other one pair by pair; with a ``baseline`` (the
+    peer), a table of every other method's medians as ratios to the baseline's (the figures the
+    issues and cards quote: means are dragged by a few extreme pairs, medians are not)."""
     arrows = {m: ("↑" if hb else "↓") for m, (_, hb) in METRICS.items()}
     head = ["method", "pairs"] + [f"{title} {arrows[m]}" for m, (title, _) in METRICS.items()]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -396,6 +410,14 @@ def summary_markdown(scores: Sequence[PairScore], methods: Sequence[str]) -> str
             "|" + "---|" * len(METRICS),
             "| " + " | ".join(f"{100 * rates[m]:.0f}%" for m in METRICS) + " |",
         ]
+    if baseline is not None and baseline in methods and len(methods) > 1:
+        lines += ["", f"Medians over pairs, as ratios to {baseline}'s (below 1 is better, above 1 for SSIM):", "",
+                  "| method | " + " | ".join(f"{METRICS[m][0]} {arrows[m]}" for m in METRICS) + " |",
+                  "|" + "---|" * (len(METRICS) + 1)]
+        for method in methods:
+            if method != baseline:
+                ratios = median_ratios(scores, method, baseline)
+                lines.append(f"| {method} | " + " | ".join(f"{ratios[m]:.2f}x" for m in METRICS) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -475,8 +497,10 @@ def save_jpeg(image: Image.Image, path: str | os.PathLike, quality: int = 85, ma
     return Path(path)
 
 
-def write_report(result: EvalResult, out: str | os.PathLike, cell: int = 256) -> dict[str, Path]:
-    """Write ``pairs.csv``, ``summary.csv``, ``summary.md`` and ``contact_sheet.jpg`` into ``out``."""
+def write_report(result: EvalResult, out: str | os.PathLike, cell: int = 256,
+                 baseline: str | None = None) -> dict[str, Path]:
+    """Write ``pairs.csv``, ``summary.csv``, ``summary.md`` (with median ratios to ``baseline``, if
+    given) and ``contact_sheet.jpg`` into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("pairs.csv", "summary.csv", "summary.md", "contact_sheet.jpg")}
@@ -489,6 +513,6 @@ def write_report(result: EvalResult, out: str | os.PathLike, cell: int = 256) ->
         writer = csv.DictWriter(f, fieldnames=list(summary[0]))
         writer.writeheader()
         writer.writerows(summary)
-    paths["summary.md"].write_text(summary_markdown(result.scores, result.methods))
+    paths["summary.md"].write_text(summary_markdown(result.scores, result.methods, baseline))
     save_jpeg(contact_sheet(result, cell), paths["contact_sheet.jpg"])
     return paths

@@ -79,7 +79,7 @@ class TrainConfig:
     identity_weight: float = 0.0
     resume: bool = False
     resume_from: str | None = None  # a model folder saved by train(): continue its steps and schedule
-    warmup_steps: int = 200  # after resume_from: a fresh Adam's learning rate ramps up over these steps
+    warmup_steps: int = 200  # after resume_from or pretrained: a fresh Adam's learning rate ramps up over these steps
     seed: int = 0
     decode_threads: int = 0
     time_limit_minutes: float | None = None
@@ -581,8 +581,8 @@ def _train_loop(
     meter = Throughput(images_per_step, window=max(100, 5 * config.log_every))
     logs: dict[str, float] = {}
     step = start_step
-    # a fresh Adam on a trained model (resume_from) takes its first steps at full size: ramp up
-    warmup = config.warmup_steps if config.resume_from and not latest else 0
+    # a fresh Adam on a trained model (resume_from, pretrained) takes its first steps at full size: ramp up
+    warmup = config.warmup_steps if (config.resume_from or config.pretrained) and not latest else 0
 
     def warm_up() -> None:
         if step - start_step < warmup:

@@ -4,7 +4,7 @@ data in one run; or (``--compare precision``) fp32 NCHW against bf16 autocast + 
     .venv/bin/python benchmarks/bench_training.py                          # loops, ../shared/data
     .venv/bin/python benchmarks/bench_training.py --gpu-log throughput.json  # ... and a GPU run's figure
     .venv/bin/python benchmarks/bench_training.py --compare precision [--sizes 128 256] [--steps 3]
-    .venv/bin/python benchmarks/bench_training.py --compare fast [--sizes 128 256] [--architectures lite vgg19]
+    .venv/bin/python benchmarks/bench_training.py --compare fast [--sizes 128 256] [--architectures lite vgg19] [--compile]
 
 ``--compare fast``: the plain step (today's loop: the loss network runs as it is under autocast and
 judges every crop of every step) against the fast loop's pieces added one at a time: a frozen judge
@@ -140,7 +140,8 @@ class LoopStep:
     :class:`~adain_hub.targets.TargetCache` renewing ``refresh`` of a batch per step."""
 
     def __init__(self, source: AdaIN, vgg: AdaIN, batch: int, size: int, bf16: bool, judge: torch.dtype | None,
-                 cheap_padding: bool = False, cache: bool = False, refresh: float = 0.25, cache_size: int = 64) -> None:
+                 cheap_padding: bool = False, cache: bool = False, refresh: float = 0.25, cache_size: int = 64,
+                 compile: bool = False) -> None:
         from adain_hub.targets import TargetCache
 
         self.bf16, self.batch = bf16, batch
@@ -151,6 +152,8 @@ class LoopStep:
         self.loss = StyleTransferLoss(self.model, loss_network, identity=True, judge_dtype=judge,
                                       cheap_padding=cheap_padding)
         self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=1e-4)
+        # as train(--compile) does: the forward and backward compiled, the targets' passes left eager
+        self.forward = torch.compile(self.loss) if compile else self.loss
         g = torch.Generator().manual_seed(size)
 
         def draw(n: int):
@@ -175,7 +178,7 @@ class LoopStep:
             c_feat = s_stats = None
 
         def loss() -> torch.Tensor:
-            losses = self.loss(content, style, c_feat, s_stats)
+            losses = self.forward(content, style, c_feat, s_stats)
             return losses.content + 10.0 * losses.style + 50.0 * losses.identity
 
         update(self.optimizer, loss, self.bf16)
@@ -208,8 +211,13 @@ def fast(args: argparse.Namespace) -> None:
                 f"judge copy (F.pad) + cached targets, {args.refresh:g} of a batch renewed per step (the fast loop)":
                     LoopStep(source, vgg, args.batch, size, bf16, half, cache=True, refresh=args.refresh),
             }
+            if args.compile:
+                variants["the fast loop + `torch.compile` of the step (`--compile`)"] = LoopStep(
+                    source, vgg, args.batch, size, bf16, half, cache=True, refresh=args.refresh, compile=True)
             for v in variants.values():
-                v.step()  # warm-up
+                v.step()  # warm-up (a compiled variant compiles here)
+                if args.compile:
+                    v.step()  # ... and the recompile for the second shape dynamo sees, if any
             times: dict[str, list[float]] = {name: [] for name in variants}
             for _ in range(args.steps):
                 for name, v in variants.items():
@@ -390,6 +398,7 @@ def main() -> None:
     fastg = parser.add_argument_group("--compare fast")
     fastg.add_argument("--architectures", nargs="+", choices=("lite", "vgg19"), default=["lite", "vgg19"])
     fastg.add_argument("--refresh", type=float, default=0.25, help="share of a batch renewed per step")
+    fastg.add_argument("--compile", action="store_true", help="add the fast loop under torch.compile")
     parser.add_argument("--steps", type=int, default=None,
                         help="timed steps per variant (default: 3 for precision, 4 for loops)")
     args = parser.parse_args()

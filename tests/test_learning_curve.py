@@ -50,3 +50,34 @@ def test_a_folder_without_history_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), "--model", str(tmp_path / "m")], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and "no training.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_median_ratios_reads_the_first_pairs_of_a_whole_split_run(tmp_path):
+    from adain_hub import evaluation as ev
+
+    def score(method, content, style, style_loss):
+        return ev.PairScore(method, content, style, 1.0, style_loss, 1.0, 0.5, 0.1)
+
+    # styles outer, contents inner, as evaluate() runs them; "ours" fails on the second and third photos
+    scores = [score(m, c, s, {"ours": 1.0, "peer": 2.0}[m] * (50.0 if (c != "c1" and m == "ours") else 1.0))
+              for s in ("s1", "s2") for c in ("c1", "c2", "c3") for m in ("ours", "peer")]
+    with (tmp_path / "pairs.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(ev.PairScore.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(vars(s) for s in scores)
+    script = ROOT / "scripts" / "median_ratios.py"
+
+    def ratios(*extra):
+        out = subprocess.run([sys.executable, str(script), str(tmp_path / "pairs.csv"), "--baseline", "peer", *extra],
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        row = next(line for line in out.stdout.splitlines() if line.startswith("| ours |"))
+        return out.stdout, row.split(" | ")[2]
+
+    text, style_all = ratios()
+    assert text.startswith("6 pairs") and style_all == "25.000x"  # medians 50 against 2
+    text, style_first = ratios("--contents", "1")  # the first photo with both paintings: 1 against 2
+    assert text.startswith("2 pairs") and style_first == "0.500x"
+    bad = subprocess.run([sys.executable, str(script), str(tmp_path / "pairs.csv"), "--baseline", "nobody"],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "no method 'nobody'" in bad.stderr
