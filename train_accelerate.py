@@ -67,7 +67,7 @@ HELP = {
     "resume": "continue from the latest checkpoint in --output-dir",
     "resume_from": "continue a model folder this script saved (e.g. the committed model_card_lite): its weights, its "
                    "step count and learning-rate schedule from its training.json, with a fresh Adam; its last run's "
-                   "recipe (lr, loss weights, crop size, batch, loop) is the default for the flags not given",
+                   "recipe (lr, loss weights, crop size, batch, judge padding) is the default for the flags not given",
     "warmup_steps": "with --resume-from or --pretrained: the fresh Adam's learning rate ramps up over this many steps",
     "seed": "random seed",
     "decode_threads": "threads decoding images for each stream (0: with --loader pool, up to 8; "
@@ -87,18 +87,22 @@ HELP = {
     "compile": "torch.compile the forward and backward pass (minutes to compile; falls back to eager if it fails)",
     "log_every": "read the losses (which waits for the GPU) and log every N steps",
     "loop": "fast: the loss network runs as a frozen copy in the step's precision (bf16 where the hardware has it) "
-            "with cheap padding, and judges each crop once (--target-cache); plain: the loop as it was, for comparison",
+            "and judges each crop once (--target-cache); plain: the loop as it was, for comparison",
     "target_cache": "fast loop: photo crops and painting crops each kept with their loss-network targets "
                     "(0: judge every batch's crops anew)",
     "target_refresh": "fast loop: share of a batch replaced by new crops per step (1: every crop used once on "
                       "average; 0.25: about 4 times)",
+    "judge_padding": "fast loop: reflect (the loss network as trained and as adain eval judges) or zero (each "
+                     "convolution pads itself: no padding pass, a judge that differs at the borders)",
 }
 
 
 def continued_recipe(folder: str | None) -> dict:
     """With --resume-from, the recipe of the folder's last run (learning rate, loss weights, crops,
-    batch, loop) is the default, so continuing a model never silently changes how it trains; flags
-    given explicitly still win (e.g. --image-size 256 for the last stretch)."""
+    batch, judge padding) is the default, so continuing a model never silently changes what it
+    learns; flags given explicitly still win (e.g. --image-size 256 for the last stretch). The loop
+    is not part of it: it is how a step is computed, and a continued run gets the default (fast) one
+    unless --loop says otherwise (a model trained before the fast loop existed would else stay plain)."""
     if not folder:
         return {}
     try:
@@ -110,7 +114,8 @@ def continued_recipe(folder: str | None) -> dict:
     last = runs[-1]
     batch, styles = (int(x) for x in last.batch.split(" x "))
     return {"lr": last.lr, "identity_weight": last.identity_weight, "style_weight": last.style_weight,
-            "image_size": last.image_size, "batch_size": batch, "styles_per_batch": styles, "loop": last.loop}
+            "image_size": last.image_size, "batch_size": batch, "styles_per_batch": styles,
+            "judge_padding": last.judge_padding}
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:

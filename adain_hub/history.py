@@ -32,6 +32,7 @@ class Run:
     loop: str
     device: str
     finished: str  # UTC, ISO 8601
+    judge_padding: str = "reflect"  # the fast loop's loss-network padding (histories before it have none)
 
 
 @dataclass

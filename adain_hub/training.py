@@ -97,6 +97,8 @@ class TrainConfig:
     loop: Literal["fast", "plain"] = "fast"
     target_cache: int = 2048
     target_refresh: float = 0.25
+    # the fast loop's judge: padded as trained ("reflect"), or by its convolutions ("zero"; cheaper, a different judge)
+    judge_padding: Literal["reflect", "zero"] = "reflect"
 
     def __post_init__(self) -> None:
         if self.styles_per_batch not in (1, self.batch_size):
@@ -159,7 +161,7 @@ class StyleTransferLoss(nn.Module):
     makes a photo stylized with itself come back unchanged (self-style PSNR).
 
     ``judge_dtype`` makes the measuring network a fast frozen copy of the loss network
-    (:func:`~adain_hub.loss_network.judge_copy`: weights in that dtype, cheap padding), built on
+    (:func:`~adain_hub.loss_network.judge_copy`: weights in that dtype, padded as ``judge_padding``), built on
     the device the loss network is on and kept out of this module's state, so checkpoints keep
     their keys; ``None`` measures with the loss network as it is (the plain loop). The targets the
     judge gives before any training (:meth:`content_features`, :meth:`style_targets`) may be
@@ -167,7 +169,7 @@ class StyleTransferLoss(nn.Module):
     """
 
     def __init__(self, model: AdaIN, loss_network: nn.Module | None = None, identity: bool = False,
-                 judge_dtype: torch.dtype | None = None, cheap_padding: bool = False) -> None:
+                 judge_dtype: torch.dtype | None = None, judge_padding: str = "reflect") -> None:
         super().__init__()
         if loss_network is None and not model.is_vgg:
             raise ValueError("a lite model needs a VGG-19 loss network")
@@ -176,7 +178,7 @@ class StyleTransferLoss(nn.Module):
         self.identity = identity
         self.judge_dtype = judge_dtype
         source = loss_network if loss_network is not None else model.encoder
-        self.__dict__["judge"] = source if judge_dtype is None else judge_copy(source, judge_dtype, cheap_padding)
+        self.__dict__["judge"] = source if judge_dtype is None else judge_copy(source, judge_dtype, judge_padding)
         # channels of relu1_1 ... relu4_1, to read flattened style statistics back
         self.stat_channels = [[m for m in getattr(source, stage).modules() if isinstance(m, nn.Conv2d)][-1].out_channels
                               for stage in STAGES]
@@ -491,7 +493,8 @@ def train(
     # where the CPU or GPU runs it natively): autocast would cast its weights again at every call
     judge_dtype = None if config.loop == "plain" else (
         torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32)
-    loss_module = StyleTransferLoss(model, loss_network, identity=config.identity_weight > 0, judge_dtype=judge_dtype)
+    loss_module = StyleTransferLoss(model, loss_network, identity=config.identity_weight > 0, judge_dtype=judge_dtype,
+                                    judge_padding=config.judge_padding)
     params = [p for p in model.parameters() if p.requires_grad]  # the VGG decoder, or all of lite
     if config.optimizer == "adam":  # fused on GPUs: one kernel for all tensors, not several per tensor
         optimizer = torch.optim.Adam(params, lr=config.lr, fused=accelerator.device.type == "cuda" or None)
@@ -658,7 +661,8 @@ def _train_loop(
             hours=round((time.monotonic() - started + data_seconds) / 3600, 3),
             image_size=config.image_size, batch=f"{config.batch_size} x {config.styles_per_batch}", lr=config.lr,
             identity_weight=config.identity_weight, style_weight=config.style_weight, loop=config.loop,
-            device=device_name(accelerator.device), finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+            device=device_name(accelerator.device), finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            judge_padding=config.judge_padding if config.loop == "fast" else "reflect"))
         unwrapped.save_pretrained(output_dir / "model", model_card_kwargs=card_details(config, step, logs, history))
         history.save(output_dir / "model")
     accelerator.wait_for_everyone()
@@ -679,7 +683,8 @@ def _write_throughput(output_dir: Path, config: TrainConfig, accelerator: Accele
         "images_per_step": meter.images_per_step,
         "batch_size": config.batch_size, "styles_per_batch": config.styles_per_batch,
         "image_size": config.image_size, "resize": config.resize, "loader": config.loader,
-        "loop": config.loop, "target_cache": config.target_cache if caches else 0,
+        "loop": config.loop, "judge_padding": config.judge_padding if config.loop == "fast" else "reflect",
+        "target_cache": config.target_cache if caches else 0,
         "target_refresh": config.target_refresh if caches else None,
         # crops through the loss network's target passes per step (the caches' fill not counted)
         "judged_per_step": (round(sum(c.renewed for c in caches) / max(step - start_step, 1), 2) if caches

@@ -135,12 +135,13 @@ class LoopStep:
     """One training step as a loop variant runs it, on random crops (the time does not depend on the
     pixels): model copy, Adam, ``content + 10 style + 50 identity`` under bf16 autocast (fp32 on CPUs
     without native bf16) and channels_last, as ``train()`` does. ``judge``: ``None`` measures with
-    the loss network as it is (the plain step), else a frozen copy in ``judge`` dtype, with or
-    without the cheap padding; ``cache``: the step's photos and paintings come from a
-    :class:`~adain_hub.targets.TargetCache` renewing ``refresh`` of a batch per step."""
+    the loss network as it is (the plain step), else a frozen copy in ``judge`` dtype, padded as
+    ``padding`` says (:func:`~adain_hub.loss_network.judge_copy`); ``cache``: the step's photos and
+    paintings come from a :class:`~adain_hub.targets.TargetCache` renewing ``refresh`` of a batch per
+    step; ``compile``: the loss module under ``torch.compile``."""
 
     def __init__(self, source: AdaIN, vgg: AdaIN, batch: int, size: int, bf16: bool, judge: torch.dtype | None,
-                 cheap_padding: bool = False, cache: bool = False, refresh: float = 0.25, cache_size: int = 64,
+                 padding: str = "reflect", cache: bool = False, refresh: float = 0.25, cache_size: int = 64,
                  compile: bool = False) -> None:
         from adain_hub.targets import TargetCache
 
@@ -150,7 +151,7 @@ class LoopStep:
         self.model = model.to(memory_format=torch.channels_last).train()
         loss_network = None if model.is_vgg else vgg.encoder.to(memory_format=torch.channels_last)
         self.loss = StyleTransferLoss(self.model, loss_network, identity=True, judge_dtype=judge,
-                                      cheap_padding=cheap_padding)
+                                      judge_padding=padding)
         self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=1e-4)
         # as train(--compile) does: the forward and backward compiled, the targets' passes left eager
         self.forward = torch.compile(self.loss) if compile else self.loss
@@ -205,15 +206,20 @@ def fast(args: argparse.Namespace) -> None:
                 "plain step (today's loop: loss network under autocast, every crop judged)":
                     LoopStep(source, vgg, args.batch, size, bf16, None),
                 f"+ frozen judge copy in {'bf16' if bf16 else 'fp32'} (F.pad reflection padding)":
-                    LoopStep(source, vgg, args.batch, size, bf16, half, cheap_padding=False),
+                    LoopStep(source, vgg, args.batch, size, bf16, half),
                 "+ reflection padding by concatenation": LoopStep(source, vgg, args.batch, size, bf16, half,
-                                                                  cheap_padding=True),
+                                                                  padding="concat"),
                 f"judge copy (F.pad) + cached targets, {args.refresh:g} of a batch renewed per step (the fast loop)":
                     LoopStep(source, vgg, args.batch, size, bf16, half, cache=True, refresh=args.refresh),
             }
+            variants["the fast loop with zero padding in the judge (`--judge-padding zero`)"] = LoopStep(
+                source, vgg, args.batch, size, bf16, half, padding="zero", cache=True, refresh=args.refresh)
             if args.compile:
                 variants["the fast loop + `torch.compile` of the step (`--compile`)"] = LoopStep(
                     source, vgg, args.batch, size, bf16, half, cache=True, refresh=args.refresh, compile=True)
+                variants["the fast loop, zero padding + `torch.compile`"] = LoopStep(
+                    source, vgg, args.batch, size, bf16, half, padding="zero", cache=True, refresh=args.refresh,
+                    compile=True)
             for v in variants.values():
                 v.step()  # warm-up (a compiled variant compiles here)
                 if args.compile:

@@ -41,7 +41,7 @@ def test_judge_copy_computes_the_same_features_and_leaves_the_source_alone():
     torch.manual_seed(0)
     model = AdaIN(TINY)
     x = torch.rand(2, 3, 32, 32)
-    judge = judge_copy(model.encoder, cheap_padding=True)
+    judge = judge_copy(model.encoder, padding="concat")
     assert not any(isinstance(m, nn.ReflectionPad2d) for m in judge.modules())
     assert any(isinstance(m, nn.ReflectionPad2d) for m in model.encoder.modules())
     assert all(not p.requires_grad for p in judge.parameters())
@@ -52,6 +52,24 @@ def test_judge_copy_computes_the_same_features_and_leaves_the_source_alone():
     assert all(p.dtype == torch.float32 for p in model.encoder.parameters())
     rel = (half(x.bfloat16())[-1].float() - model.encoder(x)[-1]).norm() / model.encoder(x)[-1].norm()
     assert rel < 0.05  # bf16 rounding, not a different network
+
+
+def test_a_zero_padded_judge_differs_from_the_source_only_near_the_borders():
+    torch.manual_seed(0)
+    model = AdaIN(TINY)
+    x = torch.rand(2, 3, 64, 64)
+    judge = judge_copy(model.encoder, padding="zero")
+    convs = [m for m in judge.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert convs and all(m.padding == (1, 1) for m in convs)
+    assert not any(isinstance(m, nn.ReflectionPad2d) for m in judge.modules())
+    assert all(m.padding == (0, 0) for m in model.encoder.modules() if isinstance(m, nn.Conv2d))  # source untouched
+    ours, ref = judge(x)[0], model.encoder(x)[0]  # relu1_1: one 3x3 convolution deep
+    assert ours.shape == ref.shape
+    inner = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+    assert torch.allclose(ours[inner], ref[inner], atol=1e-5)  # the same network away from the border
+    assert not torch.allclose(ours, ref, atol=1e-3)  # and another one on it
+    with pytest.raises(ValueError, match="padding must be one of"):
+        judge_copy(model.encoder, padding="mirror")
 
 
 def test_flattened_statistics_round_trip_and_give_the_same_style_loss():

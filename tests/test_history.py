@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -31,6 +32,11 @@ def test_history_round_trips_and_counts_steps_and_hours(tmp_path):
     assert back == history and back.steps == 250 and back.hours == pytest.approx(1.0)
     assert json.loads((tmp_path / "training.json").read_text())["steps"] == 250
     assert history.upto(100).runs == [_run(0, 100)]
+    older = json.loads((tmp_path / "training.json").read_text())  # written before runs recorded their padding
+    for run in older["runs"]:
+        del run["judge_padding"]
+    (tmp_path / "training.json").write_text(json.dumps(older))
+    assert [r.judge_padding for r in History.load(tmp_path).runs] == ["reflect", "reflect"]
     (tmp_path / "training.json").write_text("{not json")
     with pytest.raises(ValueError, match="not a training history"):
         History.load(tmp_path)
@@ -103,3 +109,8 @@ def test_resume_from_keeps_the_recipe_unless_a_flag_changes_it(tiny_source, tmp_
     assert (config.lr, config.identity_weight, config.image_size, config.batch_size, config.styles_per_batch) == (
         5e-4, 50.0, 128, 8, 8)
     assert script.parse_args(["--resume-from", str(folder), "--image-size", "256"]).image_size == 256
+    plain = History([dataclasses.replace(_run(0, 100), loop="plain", judge_padding="zero")])
+    plain.save(folder)  # a model trained before the fast loop existed: the loop is not part of its recipe
+    config = script.parse_args(["--resume-from", str(folder)])
+    assert config.loop == "fast" and config.judge_padding == "zero"
+    assert script.parse_args(["--resume-from", str(folder), "--loop", "plain"]).loop == "plain"
