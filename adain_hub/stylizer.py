@@ -428,7 +428,7 @@ def _colour_reference(img: Image.Image) -> Image.Image:
 def stylize(
     content: ImageInput,
     styles: StyleInput | Sequence[StyleInput],
-    model: str = "adain-hub/adain-vgg19",
+    model: str = "adain-hub/adain-lite",
     **kwargs,
 ) -> Image.Image:
     """One-call convenience: load ``model`` (folder or Hub id) and stylize. Keep a :class:`Stylizer`

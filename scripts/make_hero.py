@@ -1,10 +1,10 @@
 """The README's hero image: example photos (rows) stylized with public-domain paintings (columns).
 
-    python scripts/make_hero.py [--model model_card] [--out examples/hero.jpg]
+    python scripts/make_hero.py [--model model_card_lite] [--out examples/hero.jpg]
 
 Every picture in it ships in ``examples/`` (photos: NASA / scikit-image, public domain or CC0;
 paintings: see ``examples/PAINTINGS.md``), so the image itself may be shown anywhere. Re-run it
-whenever the bundled model changes.
+whenever the default model changes.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def square(img: Image.Image, side: int) -> Image.Image:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(ROOT / "model_card"))
+    parser.add_argument("--model", default=str(ROOT / "model_card_lite"), help="default: the default model")
     parser.add_argument("--out", type=Path, default=ROOT / "examples" / "hero.jpg")
     parser.add_argument("--cell", type=int, default=224, help="side of each picture in the grid")
     parser.add_argument("--size", type=int, default=448, help="working size of each stylization")

@@ -149,8 +149,10 @@ def test_hub_id_falls_back_to_the_bundled_model_fast_when_offline(caplog):
     with caplog.at_level(logging.WARNING, logger="adain_hub.app"):
         model, source = app.load_model("adain-hub/no-such-model")  # conftest sets HF_HUB_OFFLINE=1
     assert time.perf_counter() - start < 10
-    assert "bundled" in source and "using the bundled model" in caplog.text
-    assert model.config.channels == (64, 128, 256, 512)
+    assert "bundled model_card_lite/" in source and "using the bundled model" in caplog.text
+    assert model.config.architecture == "lite"  # the default's bundled copy, for an unknown id
+    vgg, source = app.load_model("adain-hub/adain-vgg19")  # a known id falls back to its own copy
+    assert "bundled model_card/" in source and vgg.is_vgg and vgg.config.channels == (64, 128, 256, 512)
     _, local = app.load_model(str(BUNDLED_MODEL))
     assert local.startswith("local folder")
 
