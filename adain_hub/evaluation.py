@@ -497,6 +497,14 @@ def save_jpeg(image: Image.Image, path: str | os.PathLike, quality: int = 85, ma
     return Path(path)
 
 
+def read_pairs(path: str | os.PathLike) -> list[PairScore]:
+    """The scores of a ``pairs.csv`` that :func:`write_report` wrote, back as :class:`PairScore` rows
+    in the order they were run (styles outer, contents inner)."""
+    with open(path, newline="") as f:
+        return [PairScore(r["method"], r["content"], r["style"], **{m: float(r[m]) for m in METRICS})
+                for r in csv.DictReader(f)]
+
+
 def write_report(result: EvalResult, out: str | os.PathLike, cell: int = 256,
                  baseline: str | None = None) -> dict[str, Path]:
     """Write ``pairs.csv``, ``summary.csv``, ``summary.md`` (with median ratios to ``baseline``, if

@@ -100,6 +100,11 @@ class TrainConfig:
     # the fast loop's judge: padded as trained ("reflect"), or by its convolutions ("zero"; cheaper, a different judge)
     judge_padding: Literal["reflect", "zero"] = "reflect"
 
+    @property
+    def judge_padding_used(self) -> str:
+        """The padding the loss network actually runs with: only the fast loop has a judge copy to change."""
+        return self.judge_padding if self.loop == "fast" else "reflect"
+
     def __post_init__(self) -> None:
         if self.styles_per_batch not in (1, self.batch_size):
             raise ValueError(f"styles_per_batch must be 1 or equal to batch_size ({self.batch_size}), "
@@ -662,7 +667,7 @@ def _train_loop(
             image_size=config.image_size, batch=f"{config.batch_size} x {config.styles_per_batch}", lr=config.lr,
             identity_weight=config.identity_weight, style_weight=config.style_weight, loop=config.loop,
             device=device_name(accelerator.device), finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            judge_padding=config.judge_padding if config.loop == "fast" else "reflect"))
+            judge_padding=config.judge_padding_used))
         unwrapped.save_pretrained(output_dir / "model", model_card_kwargs=card_details(config, step, logs, history))
         history.save(output_dir / "model")
     accelerator.wait_for_everyone()
@@ -683,7 +688,7 @@ def _write_throughput(output_dir: Path, config: TrainConfig, accelerator: Accele
         "images_per_step": meter.images_per_step,
         "batch_size": config.batch_size, "styles_per_batch": config.styles_per_batch,
         "image_size": config.image_size, "resize": config.resize, "loader": config.loader,
-        "loop": config.loop, "judge_padding": config.judge_padding if config.loop == "fast" else "reflect",
+        "loop": config.loop, "judge_padding": config.judge_padding_used,
         "target_cache": config.target_cache if caches else 0,
         "target_refresh": config.target_refresh if caches else None,
         # crops through the loss network's target passes per step (the caches' fill not counted)

@@ -11,22 +11,17 @@ on the same pairs without running them again.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 from adain_hub import evaluation as ev
 
 
-def read_scores(path: Path, contents: int | None, styles: int | None) -> list[ev.PairScore]:
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    first_contents = list(dict.fromkeys(r["content"] for r in rows))[:contents]
-    first_styles = list(dict.fromkeys(r["style"] for r in rows))[:styles]
-    keep_c, keep_s = set(first_contents), set(first_styles)
-    numbers = [name for name in ev.METRICS]
-    return [ev.PairScore(r["method"], r["content"], r["style"], **{k: float(r[k]) for k in numbers})
-            for r in rows if r["content"] in keep_c and r["style"] in keep_s]
+def first_pairs(scores: list[ev.PairScore], contents: int | None, styles: int | None) -> list[ev.PairScore]:
+    """The scores of the first ``contents`` photos x the first ``styles`` paintings, in run order."""
+    keep_c = set(list(dict.fromkeys(s.content for s in scores))[:contents])
+    keep_s = set(list(dict.fromkeys(s.style for s in scores))[:styles])
+    return [s for s in scores if s.content in keep_c and s.style in keep_s]
 
 
 def main() -> int:
@@ -39,7 +34,7 @@ def main() -> int:
     if not args.pairs.is_file():
         print(f"error: {args.pairs}: no such file", file=sys.stderr)
         return 2
-    scores = read_scores(args.pairs, args.contents, args.styles)
+    scores = first_pairs(ev.read_pairs(args.pairs), args.contents, args.styles)
     methods = list(dict.fromkeys(s.method for s in scores))
     if args.baseline not in methods:
         print(f"error: no method {args.baseline!r} in {args.pairs} (it has {', '.join(methods)})", file=sys.stderr)

@@ -167,6 +167,7 @@ def test_report_files_have_one_row_per_pair_and_method(tiny_model, contents, sty
         rows = list(csv.DictReader(f))
     assert len(rows) == 8 and {r["method"] for r in rows} == {"identity", "style"}
     assert float(rows[0]["content_loss"]) == 0.0
+    assert ev.read_pairs(paths["pairs.csv"]) == result.scores  # what write_report wrote reads back whole
     with open(paths["summary.csv"]) as f:
         summary = list(csv.DictReader(f))
     assert [r["method"] for r in summary] == ["identity", "style"] and summary[0]["pairs"] == "4"
