@@ -9,8 +9,11 @@ data in one run; or (``--compare precision``) fp32 NCHW against bf16 autocast + 
 ``--compare fast``: the plain step (today's loop: the loss network runs as it is under autocast and
 judges every crop of every step) against the fast loop's pieces added one at a time: a frozen judge
 copy with weights in the step's precision, its cheap reflection padding, and cached targets
-(:class:`adain_hub.targets.TargetCache`, ``--refresh`` of a batch renewed per step). Batch 8 x 8,
-identity loss on, random crops; all variants alternate step by step after a warm-up step each.
+(:class:`adain_hub.targets.TargetCache`, ``--refresh`` of a batch renewed per step), and freed host
+memory kept in the process (:func:`adain_hub.host_memory.retain_freed_memory`, as
+``train_accelerate.py`` runs: a setting of the whole process, so those variants live in a second
+worker process; one process computes at a time). Batch 8 x 8, identity loss on, random crops; all
+variants alternate step by step after a warm-up step each.
 
 ``--compare loops`` (default) times two things, old and new alternating:
   the data path alone: batches of 8 content + 8 style crops (``--data-size``, default 256 px from
@@ -186,48 +189,97 @@ class LoopStep:
         return time.perf_counter() - start
 
 
-def fast(args: argparse.Namespace) -> None:
-    """The plain step against the fast loop's pieces, added one at a time, interleaved step by step."""
+def _fast_variants(args: argparse.Namespace, bf16: bool) -> list[tuple[str, dict, bool]]:
+    """The ``--compare fast`` variants: (row name, :class:`LoopStep` options, freed host memory retained)."""
+    judge = "bf16" if bf16 else "fp32"
+    fast = dict(judge=True, cache=True, refresh=args.refresh)
+    variants = [
+        ("plain step (today's loop: loss network under autocast, every crop judged)", dict(judge=False), False),
+        (f"+ frozen judge copy in {judge} (F.pad reflection padding)", dict(judge=True), False),
+        ("+ reflection padding by concatenation", dict(judge=True, padding="concat"), False),
+        (f"judge copy (F.pad) + cached targets, {args.refresh:g} of a batch renewed per step (the fast loop)",
+         fast, False),
+        ("the fast loop with zero padding in the judge (`--judge-padding zero`)", dict(fast, padding="zero"), False),
+        ("the fast loop, freed host memory kept (`retain_freed_memory`, as `train_accelerate.py` runs it)",
+         fast, True),
+        ("the fast loop, host memory kept + zero padding", dict(fast, padding="zero"), True),
+    ]
+    if args.compile:
+        variants += [("the fast loop + `torch.compile` of the step (`--compile`)", dict(fast, compile=True), False),
+                     ("the fast loop, zero padding + `torch.compile`", dict(fast, padding="zero", compile=True), False)]
+    return variants
+
+
+def _fast_worker(conn, model: str, architecture: str, batch: int, size: int, threads: int,
+                 variants: list[tuple[str, dict]], retain: bool) -> None:
+    """One process holding some of the variants; steps the one the parent names, answers its time.
+    Variants that keep freed host memory need a process of their own: the setting is process-wide."""
     from adain_hub import AdaINConfig
+    from adain_hub.backends import cpu_has_bf16
+    from adain_hub.host_memory import retain_freed_memory
+
+    if retain and not retain_freed_memory():
+        raise RuntimeError("retain_freed_memory() did not apply (not glibc?)")
+    torch.set_num_threads(threads)
+    vgg = AdaIN.from_pretrained(model)
+    bf16 = cpu_has_bf16()
+    half = torch.bfloat16 if bf16 else torch.float32
+    torch.manual_seed(0)  # the same fresh lite network in every worker
+    source = vgg if architecture == "vgg19" else AdaIN(AdaINConfig(architecture="lite"))
+    steps = {}
+    for name, options in variants:
+        options = dict(options)
+        judge = half if options.pop("judge") else None
+        steps[name] = LoopStep(source, vgg, batch, size, bf16, judge, **options)
+    conn.send("ready")
+    while (name := conn.recv()) is not None:
+        conn.send(steps[name].step())
+
+
+def fast(args: argparse.Namespace) -> None:
+    """The plain step against the fast loop's pieces, added one at a time, interleaved step by step.
+    Each group of variants lives in a worker process (one with freed host memory kept, one without);
+    only one process computes at a time, so the interleaving is as fair as within one process."""
+    import multiprocessing
+
     from adain_hub.backends import cpu_has_bf16
 
     threads = args.threads or len(os.sched_getaffinity(0))
-    torch.set_num_threads(threads)
-    vgg = AdaIN.from_pretrained(args.model)
     bf16 = cpu_has_bf16()
-    half = torch.bfloat16 if bf16 else torch.float32
+    context = multiprocessing.get_context("spawn")
     rows = []
     load_before = os.getloadavg()
+    variants = _fast_variants(args, bf16)
     for architecture in args.architectures:
-        torch.manual_seed(0)
-        source = vgg if architecture == "vgg19" else AdaIN(AdaINConfig(architecture="lite"))
         for size in args.sizes:
-            variants = {
-                "plain step (today's loop: loss network under autocast, every crop judged)":
-                    LoopStep(source, vgg, args.batch, size, bf16, None),
-                f"+ frozen judge copy in {'bf16' if bf16 else 'fp32'} (F.pad reflection padding)":
-                    LoopStep(source, vgg, args.batch, size, bf16, half),
-                "+ reflection padding by concatenation": LoopStep(source, vgg, args.batch, size, bf16, half,
-                                                                  padding="concat"),
-                f"judge copy (F.pad) + cached targets, {args.refresh:g} of a batch renewed per step (the fast loop)":
-                    LoopStep(source, vgg, args.batch, size, bf16, half, cache=True, refresh=args.refresh),
-            }
-            variants["the fast loop with zero padding in the judge (`--judge-padding zero`)"] = LoopStep(
-                source, vgg, args.batch, size, bf16, half, padding="zero", cache=True, refresh=args.refresh)
-            if args.compile:
-                variants["the fast loop + `torch.compile` of the step (`--compile`)"] = LoopStep(
-                    source, vgg, args.batch, size, bf16, half, cache=True, refresh=args.refresh, compile=True)
-                variants["the fast loop, zero padding + `torch.compile`"] = LoopStep(
-                    source, vgg, args.batch, size, bf16, half, padding="zero", cache=True, refresh=args.refresh,
-                    compile=True)
-            for v in variants.values():
-                v.step()  # warm-up (a compiled variant compiles here)
+            workers = {}
+            for retain in (False, True):
+                group = [(name, options) for name, options, r in variants if r is retain]
+                parent, child = context.Pipe()
+                process = context.Process(target=_fast_worker, args=(child, args.model, architecture, args.batch,
+                                                                    size, threads, group, retain), daemon=True)
+                process.start()
+                workers[retain] = (parent, process)
+            for parent, _ in workers.values():
+                if parent.recv() != "ready":
+                    raise RuntimeError("a benchmark worker failed to start")
+
+            def step(name: str, retain: bool) -> float:
+                conn = workers[retain][0]
+                conn.send(name)
+                return conn.recv()
+
+            for name, _, retain in variants:
+                step(name, retain)  # warm-up (a compiled variant compiles here)
                 if args.compile:
-                    v.step()  # ... and the recompile for the second shape dynamo sees, if any
-            times: dict[str, list[float]] = {name: [] for name in variants}
+                    step(name, retain)  # ... and the recompile for the second shape dynamo sees, if any
+            times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
             for _ in range(args.steps):
-                for name, v in variants.items():
-                    times[name].append(v.step())
+                for name, _, retain in variants:
+                    times[name].append(step(name, retain))
+            for parent, process in workers.values():
+                parent.send(None)
+                process.join()
             medians = {name: statistics.median(t) for name, t in times.items()}
             plain = next(iter(medians.values()))
             for name, s in medians.items():

@@ -93,3 +93,26 @@ def test_the_training_bench_times_the_fast_loop_against_the_plain_step() -> None
     assert any(not torch.equal(a, b) for a, b in zip(before, fast.model.parameters()))  # it trains
     # two fast steps renewed half a batch each per step (one whole batch of 2 per cache), not 2 x 2 crops
     assert [c.renewed for c in fast.caches] == [2, 2]
+
+
+def test_the_fast_loop_bench_runs_the_kept_host_memory_variants_in_a_worker_of_their_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import argparse
+    import importlib
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the spawned workers import the bench by name
+    bench = importlib.import_module("bench_training")
+    torch.manual_seed(0)
+    AdaIN(AdaINConfig(channels=(4, 8, 8, 16))).save_pretrained(tmp_path / "vgg")
+    args = argparse.Namespace(architectures=["vgg19"], sizes=[32], batch=2, steps=1, refresh=0.5,
+                              compile=False, threads=1, model=str(tmp_path / "vgg"))
+    bench.fast(args)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| vgg19 | 32 |")]
+    from adain_hub.backends import cpu_has_bf16
+
+    variants = bench._fast_variants(args, cpu_has_bf16())
+    names = [name for name, _, _ in variants]
+    assert [row.split(" | ")[2] for row in rows] == names and len(names) == 7
+    assert sum(kept for _, _, kept in variants) == 2
+    assert rows[0].endswith("| 1.00x |")  # each row against the plain step of the same run
+    assert all(float(row.split(" | ")[3]) > 0 for row in rows)
