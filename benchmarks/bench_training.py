@@ -191,12 +191,12 @@ class LoopStep:
 
 def _fast_variants(args: argparse.Namespace, bf16: bool) -> list[tuple[str, dict, bool]]:
     """The ``--compare fast`` variants: (row name, :class:`LoopStep` options, freed host memory retained)."""
-    judge = "bf16" if bf16 else "fp32"
-    fast = dict(judge=True, cache=True, refresh=args.refresh)
+    judge = torch.bfloat16 if bf16 else torch.float32
+    fast = dict(judge=judge, cache=True, refresh=args.refresh)
     variants = [
-        ("plain step (today's loop: loss network under autocast, every crop judged)", dict(judge=False), False),
-        (f"+ frozen judge copy in {judge} (F.pad reflection padding)", dict(judge=True), False),
-        ("+ reflection padding by concatenation", dict(judge=True, padding="concat"), False),
+        ("plain step (today's loop: loss network under autocast, every crop judged)", dict(judge=None), False),
+        (f"+ frozen judge copy in {'bf16' if bf16 else 'fp32'} (F.pad reflection padding)", dict(judge=judge), False),
+        ("+ reflection padding by concatenation", dict(judge=judge, padding="concat"), False),
         (f"judge copy (F.pad) + cached targets, {args.refresh:g} of a batch renewed per step (the fast loop)",
          fast, False),
         ("the fast loop with zero padding in the judge (`--judge-padding zero`)", dict(fast, padding="zero"), False),
@@ -223,14 +223,9 @@ def _fast_worker(conn, model: str, architecture: str, batch: int, size: int, thr
     torch.set_num_threads(threads)
     vgg = AdaIN.from_pretrained(model)
     bf16 = cpu_has_bf16()
-    half = torch.bfloat16 if bf16 else torch.float32
     torch.manual_seed(0)  # the same fresh lite network in every worker
     source = vgg if architecture == "vgg19" else AdaIN(AdaINConfig(architecture="lite"))
-    steps = {}
-    for name, options in variants:
-        options = dict(options)
-        judge = half if options.pop("judge") else None
-        steps[name] = LoopStep(source, vgg, batch, size, bf16, judge, **options)
+    steps = {name: LoopStep(source, vgg, batch, size, bf16, **options) for name, options in variants}
     conn.send("ready")
     while (name := conn.recv()) is not None:
         conn.send(steps[name].step())
