@@ -5,9 +5,10 @@ PyTorch's CPU tensors come from the C library's ``malloc``. glibc serves big blo
 the system. A training step allocates and frees the same few hundred MB of activations and
 gradients every time, so every step touches them as new pages: a VGG-19 step at 128 px (batch 8,
 AMX Xeon, 2 cores) took about 232,000 minor page faults, each a trip into the kernel to map and
-zero 4 KiB. With mmap turned off and trimming deferred the same step took about 2,500; a 16 MiB
-tensor made again and again went from a fault per page to none, a 48 MiB one to a sixth of its
-pages (``tests/test_host_memory.py``; ``benchmarks/bench_training.py --compare fast`` times a step).
+zero 4 KiB. With mmap turned off and trimming deferred the same step took about 2,500; a 64 MiB
+tensor made again and again went from a fault per page to none once the heap had settled, after 4
+to 10 rounds (``tests/test_host_memory.py``; ``benchmarks/bench_training.py --compare fast`` times
+a step).
 
 This is process-wide and not undone, so only an entry point that owns its process calls
 :func:`retain_freed_memory` (the training script); library functions never do. The process keeps its
