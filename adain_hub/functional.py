@@ -29,21 +29,36 @@ def calc_mean_std(feat: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
     return mean, (var + eps).sqrt()
 
 
+def _pixels_by_channel(x: Tensor) -> tuple[Tensor, int]:
+    """``x`` as a 3-D view, without a copy, and the dimension of it that runs over space: ``(N, H*W, C)``
+    and 1 for channels_last maps, ``(N, C, H*W)`` and 2 otherwise. Reductions over one dimension of
+    such a view run at memory speed; over dims (2, 3) of a channels_last map they ran 5-8x slower."""
+    n, c, h, w = x.shape
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return x.permute(0, 2, 3, 1).reshape(n, h * w, c), 1
+    return x.reshape(n, c, h * w), 2
+
+
 class _HalfMeanVar(torch.autograd.Function):
     """Channel mean and biased variance (float32, ``(N, C, 1, 1)``) of a bf16/fp16 feature map.
 
     In a CPU training step the statistics of the output's four VGG layers, forward and backward,
-    were a third of the time: ``var_mean`` wants a float32 copy of the map, and autograd's backward
-    makes several more full-size float32 passes. Here the forward is two reductions that accumulate
-    in float32 without a copy (sum, and the sum of squares through ``vector_norm``), and the backward
-    one fused pass in the map's own dtype: ``d mean / dx = 1 / n``, ``d var / dx = 2 (x - mean) / n``.
+    were a third of the time: ``var_mean`` and reductions over dims (2, 3) of channels_last maps
+    are slow there, and autograd's backward makes several more full-size float32 passes. Here the
+    forward is one float32 copy of the map (exact) summed, squared in place and summed again, each
+    a reduction over one dimension of a view (:func:`_pixels_by_channel`: 34 ms -> 4.5 ms for
+    8 x 64 x 128 x 128 on a 2-core AMX Xeon, same float32 accumulation), and the backward one fused
+    pass in the map's own dtype: ``d mean / dx = 1 / n``, ``d var / dx = 2 (x - mean) / n``.
     """
 
     @staticmethod
     def forward(ctx, x: Tensor) -> tuple[Tensor, Tensor]:
         n = x.shape[2] * x.shape[3]
-        mean = x.sum(dim=(2, 3), keepdim=True, dtype=torch.float32) / n
-        square = torch.linalg.vector_norm(x, 2, dim=(2, 3), keepdim=True, dtype=torch.float32).square() / n
+        flat, dim = _pixels_by_channel(x)
+        values = flat.float()  # a new tensor (the input is bf16 or fp16), so it may be squared in place
+        mean = values.sum(dim) / n
+        square = values.square_().sum(dim) / n
+        mean, square = (t.reshape(x.shape[0], x.shape[1], 1, 1) for t in (mean, square))
         ctx.save_for_backward(x, mean)
         return mean, (square - mean * mean).clamp_min(0.0)
 

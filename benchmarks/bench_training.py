@@ -6,9 +6,10 @@ data in one run; or (``--compare precision``) fp32 NCHW against bf16 autocast + 
     .venv/bin/python benchmarks/bench_training.py --compare precision [--sizes 128 256] [--steps 3]
     .venv/bin/python benchmarks/bench_training.py --compare fast [--sizes 128 256] [--architectures lite vgg19] [--compile]
 
-``--compare fast``: the plain step (today's loop: the loss network runs as it is under autocast and
-judges every crop of every step) against the fast loop's pieces added one at a time: a frozen judge
-copy with weights in the step's precision, its cheap reflection padding, and cached targets
+``--compare fast``: the plain step (the loss network runs as it is under autocast and judges every
+crop of every step), once with the channel statistics as issue 15 measured it (the reference) and
+once with today's, against the fast loop's pieces added one at a time: a frozen judge copy with
+weights in the step's precision run outside autocast, its padding by concatenation, cached targets
 (:class:`adain_hub.targets.TargetCache`, ``--refresh`` of a batch renewed per step), and freed host
 memory kept in the process (:func:`adain_hub.host_memory.retain_freed_memory`, as
 ``train_accelerate.py`` runs: a setting of the whole process, so those variants live in a second
@@ -40,12 +41,14 @@ import os
 import statistics
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from unittest import mock
 
 import torch
 
 from adain_hub import AdaIN
+from adain_hub import functional as AF
 from adain_hub.data import CropSpec, crop_loader, image_pool
 from adain_hub.training import StyleTransferLoss, TrainConfig, to_device_batch, train
 
@@ -134,6 +137,21 @@ def precision(args: argparse.Namespace) -> None:
     print("\n".join(rows))
 
 
+def _var_mean_statistics(feat: torch.Tensor, eps: float = AF.EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """``calc_mean_std`` as it was when issue 15 measured the plain step: the map reshaped (a copy, for a
+    channels_last map) and cast to a float32 copy, then ``var_mean``. Same values to float32 rounding."""
+    n, c = feat.shape[:2]
+    var, mean = torch.var_mean(feat.reshape(n, c, -1).float(), dim=2, correction=0)
+    return mean.view(n, c, 1, 1), (var + eps).sqrt().view(n, c, 1, 1)
+
+
+@contextmanager
+def reference_statistics():
+    """The step's channel statistics computed as the issue's reference step computed them."""
+    with mock.patch.object(AF, "calc_mean_std", _var_mean_statistics):
+        yield
+
+
 class LoopStep:
     """One training step as a loop variant runs it, on random crops (the time does not depend on the
     pixels): model copy, Adam, ``content + 10 style + 50 identity`` under bf16 autocast (fp32 on CPUs
@@ -141,14 +159,15 @@ class LoopStep:
     the loss network as it is (the plain step), else a frozen copy in ``judge`` dtype, padded as
     ``padding`` says (:func:`~adain_hub.loss_network.judge_copy`); ``cache``: the step's photos and
     paintings come from a :class:`~adain_hub.targets.TargetCache` renewing ``refresh`` of a batch per
-    step; ``compile``: the loss module under ``torch.compile``."""
+    step; ``compile``: the loss module under ``torch.compile``; ``reference_stats``: the channel
+    statistics as the issue's reference step computed them (:func:`reference_statistics`)."""
 
     def __init__(self, source: AdaIN, vgg: AdaIN, batch: int, size: int, bf16: bool, judge: torch.dtype | None,
                  padding: str = "reflect", cache: bool = False, refresh: float = 0.25, cache_size: int = 64,
-                 compile: bool = False) -> None:
+                 compile: bool = False, reference_stats: bool = False) -> None:
         from adain_hub.targets import TargetCache
 
-        self.bf16, self.batch = bf16, batch
+        self.bf16, self.batch, self.reference_stats = bf16, batch, reference_stats
         model = AdaIN(source.config)
         model.load_state_dict(source.state_dict())
         self.model = model.to(memory_format=torch.channels_last).train()
@@ -185,7 +204,8 @@ class LoopStep:
             losses = self.forward(content, style, c_feat, s_stats)
             return losses.content + 10.0 * losses.style + 50.0 * losses.identity
 
-        update(self.optimizer, loss, self.bf16)
+        with reference_statistics() if self.reference_stats else nullcontext():
+            update(self.optimizer, loss, self.bf16)
         return time.perf_counter() - start
 
 
@@ -194,8 +214,11 @@ def _fast_variants(args: argparse.Namespace, bf16: bool) -> list[tuple[str, dict
     judge = torch.bfloat16 if bf16 else torch.float32
     fast = dict(judge=judge, cache=True, refresh=args.refresh)
     variants = [
-        ("plain step (today's loop: loss network under autocast, every crop judged)", dict(judge=None), False),
-        (f"+ frozen judge copy in {'bf16' if bf16 else 'fp32'} (F.pad reflection padding)", dict(judge=judge), False),
+        ("plain step as issue 15 measured it (loss network under autocast, every crop judged, statistics by "
+         "`var_mean` of a float32 copy)", dict(judge=None, reference_stats=True), False),
+        ("plain step with today's statistics (`--loop plain` now)", dict(judge=None), False),
+        (f"+ frozen judge copy in {'bf16' if bf16 else 'fp32'}, run outside autocast (F.pad reflection padding)",
+         dict(judge=judge), False),
         ("+ reflection padding by concatenation", dict(judge=judge, padding="concat"), False),
         (f"judge copy (F.pad) + cached targets, {args.refresh:g} of a batch renewed per step (the fast loop)",
          fast, False),
@@ -276,9 +299,10 @@ def fast(args: argparse.Namespace) -> None:
                 parent.send(None)
                 process.join()
             medians = {name: statistics.median(t) for name, t in times.items()}
-            plain = next(iter(medians.values()))
+            reference, today = list(medians.values())[:2]
             for name, s in medians.items():
-                rows.append(f"| {architecture} | {size} | {name} | {s:.3f} | {1 / s:.2f} | {plain / s:.2f}x |")
+                rows.append(f"| {architecture} | {size} | {name} | {s:.3f} | {1 / s:.2f} | {reference / s:.2f}x "
+                            f"| {today / s:.2f}x |")
             print(f"{architecture} {size} px done", file=sys.stderr)
     load_after = os.getloadavg()
     print(f"## Training step: plain against the fast loop, batch {args.batch} contents x {args.batch} styles, "
@@ -286,8 +310,8 @@ def fast(args: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}; native bf16: {bf16} (the step runs in "
           f"{'bf16 autocast' if bf16 else 'fp32'}); median of {args.steps} interleaved steps after one warm-up each.")
     print(f"Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}.\n")
-    print("| model | crop px | step | s/step | steps/s | vs plain |")
-    print("|---|---:|---|---:|---:|---:|")
+    print("| model | crop px | step | s/step | steps/s | vs the issue's plain step | vs today's plain step |")
+    print("|---|---:|---|---:|---:|---:|---:|")
     print("\n".join(rows))
 
 

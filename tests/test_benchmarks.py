@@ -95,6 +95,21 @@ def test_the_training_bench_times_the_fast_loop_against_the_plain_step() -> None
     assert [c.renewed for c in fast.caches] == [2, 2]
 
 
+def test_the_reference_steps_statistics_are_todays_to_float_rounding() -> None:
+    from adain_hub import functional as AF
+
+    bench = load("bench_training")
+    torch.manual_seed(0)
+    x = (torch.randn(2, 5, 6, 7).relu() + 0.1).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    today = AF.style_statistics([x])[0]
+    with bench.reference_statistics():
+        reference = AF.style_statistics([x])[0]  # the module's own callers see the reference
+        assert AF.calc_mean_std is bench._var_mean_statistics
+    assert AF.calc_mean_std is not bench._var_mean_statistics  # and only inside the block
+    for a, b in zip(today, reference, strict=True):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_the_fast_loop_bench_runs_the_kept_host_memory_variants_in_a_worker_of_their_own(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     import argparse
@@ -112,7 +127,8 @@ def test_the_fast_loop_bench_runs_the_kept_host_memory_variants_in_a_worker_of_t
 
     variants = bench._fast_variants(args, cpu_has_bf16())
     names = [name for name, _, _ in variants]
-    assert [row.split(" | ")[2] for row in rows] == names and len(names) == 7
+    assert [row.split(" | ")[2] for row in rows] == names and len(names) == 8
     assert sum(kept for _, _, kept in variants) == 2
-    assert rows[0].endswith("| 1.00x |")  # each row against the plain step of the same run
+    # each row against the plain step and today's plain step of the same run
+    assert rows[0].split(" | ")[5] == "1.00x" and rows[1].endswith("| 1.00x |")
     assert all(float(row.split(" | ")[3]) > 0 for row in rows)

@@ -386,6 +386,15 @@ def test_interrupted_write_leaves_the_old_file_or_nothing(tmp_path):
     assert opened(target).getpixel((0, 0)) == (0, 0, 255) and files_in(tmp_path) == ["photo.png"]
 
 
+def test_outputs_are_lossless_pngs_of_the_stylized_pixels(tmp_path):
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)  # noise and flat runs: both kinds of rows
+    noisy[:, :20] = (200, 40, 10)
+    _save_atomic(Image.fromarray(noisy), tmp_path / "out.png")
+    with Image.open(tmp_path / "out.png") as back:
+        assert back.format == "PNG" and np.array_equal(np.asarray(back.convert("RGB")), noisy)
+
+
 # -- the real console script --------------------------------------------------------------------
 @pytest.mark.slow
 def test_console_script_on_the_bundled_model(photos, tmp_path):

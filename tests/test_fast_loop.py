@@ -54,6 +54,33 @@ def test_judge_copy_computes_the_same_features_and_leaves_the_source_alone():
     assert rel < 0.05  # bf16 rounding, not a different network
 
 
+def test_a_judge_copy_computes_in_its_own_dtype_under_autocast():
+    """CPU autocast runs reflection padding in float32: a judge copy left under it cast every padded
+    map up to float32 and back down (half of a 128 px lite step on an AMX Xeon)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class MapDtypes(TorchDispatchMode):  # the dtype of every floating-point map an op makes
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: set[tuple[str, torch.dtype]] = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(t, torch.Tensor) and t.dim() == 4 and t.is_floating_point():
+                    self.seen.add((func.__name__, t.dtype))
+            return out
+
+    torch.manual_seed(0)
+    loss = StyleTransferLoss(AdaIN(TINY), judge_dtype=torch.bfloat16)
+    x = torch.rand(2, 3, 32, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16), MapDtypes() as mode:
+        feats = loss.vgg(x)
+    assert any(name.startswith("reflection_pad2d") for name, _ in mode.seen)  # the padding was seen...
+    assert {dtype for _, dtype in mode.seen} == {torch.bfloat16}, sorted(mode.seen, key=str)  # ... in bf16
+    assert all(torch.equal(a, b) for a, b in zip(feats, loss.vgg(x), strict=True))  # as without autocast
+
+
 def test_a_zero_padded_judge_differs_from_the_source_only_near_the_borders():
     torch.manual_seed(0)
     model = AdaIN(TINY)
