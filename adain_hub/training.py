@@ -193,7 +193,7 @@ class StyleTransferLoss(nn.Module):
 
         A judge copy runs outside autocast: its weights and input are already in its dtype, and CPU
         autocast runs reflection padding in float32, so each padded map was cast up and back down
-        (half of a 128 px lite step on an AMX Xeon went to those casts of relu1_1)."""
+        (without those casts a 128 px lite step on a 2-core AMX Xeon went from 0.226 to 0.201 s)."""
         if self.judge_dtype is None:
             return self.judge(image)
         with torch.autocast(image.device.type, enabled=False):
