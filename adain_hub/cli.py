@@ -366,7 +366,7 @@ def _save_atomic(image: Image.Image, path: Path) -> None:
     try:
         with open(tmp, "xb") as fh:
             # deflate level 1 with zlib's run-length strategy: lossless as ever, 19 ms for a 512 px photo against
-            # 27 ms with level 1 alone and 42 ms at Pillow's default 6, in 580 KiB against 598 and 580 (2-core AMX Xeon)
+            # 27 ms with level 1 alone and 42 ms at Pillow's default 6, in 580 KiB against 598 and 580 (one-off, AMX Xeon)
             image.save(fh, format="PNG", compress_level=1, compress_type=_Z_RLE)
         os.replace(tmp, path)
     except BaseException:

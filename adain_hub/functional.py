@@ -47,7 +47,7 @@ class _HalfMeanVar(torch.autograd.Function):
     are slow there, and autograd's backward makes several more full-size float32 passes. Here the
     forward is one float32 copy of the map (exact) summed, squared in place and summed again, each
     a reduction over one dimension of a view (:func:`_pixels_by_channel`: 34 ms -> 4.5 ms for
-    8 x 64 x 128 x 128 on a 2-core AMX Xeon, same float32 accumulation), and the backward one fused
+    8 x 64 x 128 x 128 on a 2-core AMX Xeon in a one-off timing, same float32 accumulation), and the backward one fused
     pass in the map's own dtype: ``d mean / dx = 1 / n``, ``d var / dx = 2 (x - mean) / n``.
     """
 
