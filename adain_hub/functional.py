@@ -24,9 +24,21 @@ def calc_mean_std(feat: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
         raise ValueError(f"expected a (N, C, H, W) feature map, got shape {tuple(feat.shape)}")
     if feat.dtype in (torch.bfloat16, torch.float16):  # training under autocast: see _HalfMeanVar
         mean, var = _HalfMeanVar.apply(feat)
-    else:  # over the spatial dims as they lie in memory (a reshape to (N, C, H*W) copies channels_last maps)
-        var, mean = torch.var_mean(feat.float(), dim=(2, 3), correction=0, keepdim=True)
+    else:
+        mean, var = _mean_var(feat.float())
     return mean, (var + eps).sqrt()
+
+
+def _mean_var(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Channel mean and biased variance of a float32 map, two passes (the mean, then the squared
+    deviations from it), each a sum over one dimension of a view (:func:`_pixels_by_channel`).
+    ``torch.var_mean`` over space took 4.2 ms for the lite model's 96 x 128 x 128 features at 512 px
+    on a 2-core AMX Xeon, a fifth of the network's time, against about 1 ms here (one-off timing)."""
+    n, c = x.shape[:2]
+    flat, dim = _pixels_by_channel(x)
+    mean = flat.mean(dim, keepdim=True)
+    var = (flat - mean).square().mean(dim)
+    return mean.reshape(n, c, 1, 1), var.reshape(n, c, 1, 1)
 
 
 def _pixels_by_channel(x: Tensor) -> tuple[Tensor, int]:

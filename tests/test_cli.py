@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from adain_hub import AdaIN, AdaINConfig
-from adain_hub.cli import _save_atomic, main
+from adain_hub.cli import _save_atomic, _write_atomic, main
 from adain_hub.images import output_size
 from adain_hub.stylizer import Stylizer
 
@@ -364,23 +364,21 @@ def test_an_unwritable_output_is_reported_and_the_others_written(capsys, tiny_di
     assert (out / "coffee.png").is_dir()
 
 
-class _DiesHalfway:
-    """An image whose encoding is interrupted (Ctrl-C) after half the bytes are out."""
-
-    def save(self, fh, format: str, **options) -> None:
-        fh.write(b"\x89PNG\r\n\x1a\n half an image")
-        raise KeyboardInterrupt
+def _dies_halfway(fh) -> None:
+    """A write interrupted (Ctrl-C) after half the bytes are out."""
+    fh.write(b"\x89PNG\r\n\x1a\n half an image")
+    raise KeyboardInterrupt
 
 
 def test_interrupted_write_leaves_the_old_file_or_nothing(tmp_path):
     target = tmp_path / "photo.png"
     with pytest.raises(KeyboardInterrupt):
-        _save_atomic(_DiesHalfway(), target)
+        _write_atomic(target, _dies_halfway)
     assert files_in(tmp_path) == []
     Image.new("RGB", (40, 40), "red").save(target)
     before = target.read_bytes()
     with pytest.raises(KeyboardInterrupt):
-        _save_atomic(_DiesHalfway(), target)
+        _write_atomic(target, _dies_halfway)
     assert files_in(tmp_path) == ["photo.png"] and target.read_bytes() == before
     _save_atomic(Image.new("RGB", (40, 40), "blue"), target)
     assert opened(target).getpixel((0, 0)) == (0, 0, 255) and files_in(tmp_path) == ["photo.png"]
