@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .cores import available_cores
 from .model import AdaIN
 
 # Bump when the exported graphs change, so old cached IR is not reused.
@@ -121,10 +122,6 @@ def ensure_ir(model: AdaIN, root: Path | None = None) -> tuple[Path, bool]:
     return folder, True
 
 
-def _available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def _complete(folder: Path) -> bool:
     return all((folder / f"{g}{ext}").is_file() for g in _GRAPHS for ext in (".xml", ".bin"))
 
@@ -158,7 +155,7 @@ class OpenVINOBackend:
         if precision == "auto":
             precision = "bf16" if openvino_has_bf16() else "f32"
         self.precision = precision
-        self.threads = threads or _available_cores()
+        self.threads = threads or available_cores()
         # ~650 B/px measured for the real widths at 1 megapixel, plus the feature transform
         self.bytes_per_pixel = 13.0 * model.config.channels[0]
         try:

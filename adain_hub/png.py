@@ -5,19 +5,22 @@ AMX Xeon, a third of ``adain stylize``'s time per photo beside an 18 ms lite net
 while the other waited. Pillow picks a filter per row by trying four; here every row uses the "Up"
 filter (the row minus the row above: one vectorised subtraction, 0.1 ms) and the rows are deflated
 in parts on threads, each part a raw deflate stream ended on a byte boundary so that the parts join
-into one zlib stream (as ``pigz`` does): 5.3 ms on two threads, 8.8 ms on one (one-off timings).
+into one zlib stream (as ``pigz`` does): 5.3 ms on two threads, 8.8 ms on one (one-off timings;
+``benchmarks/bench_inference.py --cli-photos N`` times both against Pillow).
 Files come out about 7% larger than with Pillow's per-row choice at the same deflate settings; any
 PNG reader reads them.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 import threading
 import zlib
+
 import numpy as np
 from PIL import Image
+
+from .cores import available_cores
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _UP = 2  # PNG filter type "Up"
@@ -47,13 +50,6 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
 
 
-def _threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
 def encode_png(image: Image.Image | np.ndarray, level: int = 1, threads: int | None = None) -> bytes:
     """The PNG file of an 8-bit RGB or grayscale image (a PIL image in mode RGB or L, or a uint8
     array ``(H, W)`` / ``(H, W, 3)``), deflated at ``level`` on up to ``threads`` threads (default:
@@ -65,7 +61,7 @@ def encode_png(image: Image.Image | np.ndarray, level: int = 1, threads: int | N
     if h == 0 or w == 0:
         raise ValueError(f"cannot write an empty image ({w}x{h}) as PNG")
     data = memoryview(up_filtered(pixels)).cast("B")
-    parts = max(1, min(threads or _threads(), len(data) // _MIN_PART_BYTES))
+    parts = max(1, min(threads or available_cores(), len(data) // _MIN_PART_BYTES))
     line = data.nbytes // h
     cuts = [round(h * i / parts) * line for i in range(parts + 1)]  # parts end on whole scanlines
     pieces = [data[a:b] for a, b in zip(cuts, cuts[1:])]
@@ -92,4 +88,3 @@ def encode_png(image: Image.Image | np.ndarray, level: int = 1, threads: int | N
     colour_type = 2 if pixels.ndim == 3 else 0
     header = struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0)
     return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
-

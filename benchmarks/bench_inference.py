@@ -245,11 +245,11 @@ def png_writers(count: int, size: int, repeats: int = 3) -> None:
                 start = time.perf_counter()
                 write(img)
                 times[name].append(time.perf_counter() - start)
-    base = statistics.median(times[next(iter(writers))])
+    first = next(iter(writers))
+    base = statistics.median(times[first])
     print(f"{count} photos of {size}x{size}, {repeats} interleaved rounds, median per photo.\n")
     print("| writer | ms per photo | vs Pillow | bytes vs Pillow |")
     print("|---|---:|---:|---:|")
-    first = next(iter(writers))
     for name in writers:
         ms = statistics.median(times[name])
         print(f"| {name} | {ms * 1e3:.1f} | {ms / base:.2f}x | {sizes[name] / sizes[first]:.3f}x |")
