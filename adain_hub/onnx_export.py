@@ -148,9 +148,9 @@ def export_graph(model: AdaIN, name: str, path: str | Path, opset: int = DEFAULT
                for k, dims in spec.inputs.items()}
     with torch.inference_mode(False), torch.no_grad():
         program = torch.onnx.export(net, _example(spec, model), input_names=list(spec.inputs),
-                                    output_names=list(spec.outputs), dynamic_shapes=dynamic, opset_version=opset,
-                                    dynamo=True, verbose=False)
+                                    dynamic_shapes=dynamic, opset_version=opset, dynamo=True, verbose=False)
     proto = program.model_proto
+    _name_outputs(proto.graph, list(spec.outputs))
     got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if got != opset:  # the exporter falls back to its own opset when it cannot convert
         raise ValueError(f"the exporter wrote opset {got}, not the {opset} asked for")
@@ -171,6 +171,34 @@ def export_graph(model: AdaIN, name: str, path: str | Path, opset: int = DEFAULT
     path = Path(path)
     onnx.save_model(proto, str(path))
     return path
+
+
+def _name_outputs(graph, names: list[str]) -> None:
+    """Name the graph's outputs ``names``, in place. Not the exporter's ``output_names``: torch's exporter
+    names inner values after the Python variables that held them, and an output named like one of those
+    (``mean``, the channel statistics' local) made two values of one name, a graph onnxruntime refuses.
+    Here such an inner value is renamed first, so any output name is safe."""
+    taken = {value for node in graph.node for value in node.output}
+    taken |= {value.name for value in (*graph.input, *graph.initializer)}
+    aside: dict[str, str] = {}
+    for value, name in zip(graph.output, names):
+        if name != value.name and name in taken:
+            fresh = next(f"{name}_{i}" for i in range(len(taken) + 1) if f"{name}_{i}" not in taken)
+            taken.add(fresh)
+            aside[name] = fresh
+    _rename_values(graph, aside)
+    _rename_values(graph, {value.name: name for value, name in zip(graph.output, names) if value.name != name})
+
+
+def _rename_values(graph, renames: dict[str, str]) -> None:
+    """Rename values of a flat graph wherever they are written or read."""
+    if not renames:
+        return
+    for node in graph.node:
+        node.input[:] = [renames.get(v, v) for v in node.input]
+        node.output[:] = [renames.get(v, v) for v in node.output]
+    for value in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+        value.name = renames.get(value.name, value.name)
 
 
 def require_exporter() -> None:
