@@ -94,7 +94,8 @@ wait $VGG $LITE
 tail -n 4 "$WORK/vgg.log" "$WORK/lite.log"
 
 # Pack the models first: whatever happens to the speed measurement below, they come back
-# (a handful of files, each under 16 MiB; the VGG encoder is the shipped one: only the decoder travels)
+# (a handful of files, each under 16 MiB with its samples counted; the VGG encoder is the shipped one: only the
+# decoder travels)
 $PY - "$WORK" "$OUT" <<'PY'
 import glob, json, os, shutil, sys, tarfile
 from safetensors.torch import save_file
@@ -118,9 +119,16 @@ for name in ("vgg", "lite"):
     shutil.copy(os.path.join(run, "model", "README.md"), f"{pack}/card.md")
     extras = [os.path.join(run, "model", "training.json"), os.path.join(run, "throughput.json"),
               os.path.join(run, "losses.csv")]
-    for p in extras + sorted(glob.glob(f"{run}/samples/*.png"))[-2:]:
+    for p in extras:
         if os.path.isfile(p):
             shutil.copy(p, pack)
+    # the newest samples, as many as keep the tar under the 16 MiB a returned file may have (the VGG decoder
+    # alone is 14 MB: with two 256 px sample grids its tar came back refused once)
+    room = 16 * 2**20 - 64 * 2**10 - sum(os.path.getsize(os.path.join(pack, f)) for f in os.listdir(pack))
+    for p in sorted(glob.glob(f"{run}/samples/*.png"), reverse=True)[:2]:
+        if os.path.getsize(p) + 4096 < room:
+            shutil.copy(p, pack)
+            room -= os.path.getsize(p) + 4096
     with tarfile.open(os.path.join(out, f"{name}.tar"), "w") as tar:
         tar.add(pack, arcname=name)
     t = json.load(open(os.path.join(run, "throughput.json"))) if os.path.isfile(os.path.join(run, "throughput.json")) else {}
