@@ -2,8 +2,8 @@
 # The GPU driver: the shipped VGG-19 model (model_card/) and the shipped adain-lite (model_card_lite/) both
 # train on (--resume-from: their step counts, learning-rate schedules, recipes and training.json histories
 # continue) AT THE SAME TIME on the one lent GPU for a fixed wall time, at 256 px crops, batch 16 x 16; then
-# their GPU inference speed is measured, and everything comes back under $OUT. FRESH=1 trains them as the
-# first GPU run did instead (VGG decoder from v1's weights, lite from scratch).
+# their GPU inference speed is measured, and everything comes back under $OUT. FRESH=1 starts over instead: the
+# shipped VGG decoder fine-tuned with a fresh schedule (--pretrained), the lite network from scratch.
 #
 # Where it runs: a GPU machine lent through the session's `device` tool, which runs commands in a
 # copy of this working tree, has torch and accelerate but not `datasets`, cannot reach the network
