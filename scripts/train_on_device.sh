@@ -15,7 +15,7 @@
 #     -d .whl datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
 #   # the sum must stay under 67,108,864 bytes:
 #   git ls-files -z | xargs -0 du -cb | tail -1; du -sb .device .whl
-# Rehearse the whole thing on the CPU first (under a minute on an idle 2-core machine; same script, tiny sizes):
+# Rehearse the whole thing on the CPU first (about 3 minutes on an idle 2-core machine; same script, tiny sizes):
 #   REHEARSAL=1 OUT=/tmp/rehearsal bash scripts/train_on_device.sh 0.3
 # Then one device call, carry [".device", ".whl"], timeout_s 600 (6.5 minutes of training, about a
 # minute of set-up and saving, at most 2 x FPS_SECONDS (default 40) of speed measurement: under the 10-minute limit):
@@ -72,8 +72,8 @@ train() {  # NAME FLAGS...: the fast loop has not run on a GPU before this drive
   run_once "$name" "$MIN" "$@"; code=$?
   echo "$name exit $code" >> "$WORK/$name.log"
   if [ "$code" != 0 ] && [ ! -f "$WORK/$name/model/model.safetensors" ]; then
-    local left; left=$($PY -c "print(round($MIN - ($SECONDS - $start) / 60 - 0.5, 2))")
-    if $PY -c "import sys; sys.exit(0 if $left > 1 else 1)"; then
+    local left; left=$(awk -v m="$MIN" -v s=$((SECONDS - start)) 'BEGIN { l = m - s / 60 - 0.5; if (l > 1) printf "%.2f", l }')
+    if [ -n "$left" ]; then
       echo "$name: retrying with --loop plain for $left minutes" >> "$WORK/$name.log"
       rm -rf "$WORK/$name"
       run_once "$name" "$left" "$@" --loop plain; code=$?
@@ -94,12 +94,12 @@ wait $VGG $LITE
 tail -n 4 "$WORK/vgg.log" "$WORK/lite.log"
 
 # Pack the models first: whatever happens to the speed measurement below, they come back
-# (a handful of files, each under 16 MiB with its samples counted; the VGG encoder is the shipped one: only the
-# decoder travels)
+# (scripts/unpack_device_run.py's pack_run: one tar a model, under the 16 MiB a returned file may have)
 $PY - "$WORK" "$OUT" <<'PY'
-import glob, json, os, shutil, sys, tarfile
-from safetensors.torch import save_file
-from adain_hub import AdaIN
+import json, os, sys
+from pathlib import Path
+sys.path.insert(0, "scripts")
+from unpack_device_run import pack_run
 
 work, out = sys.argv[1:]
 summary = []
@@ -108,29 +108,7 @@ for name in ("vgg", "lite"):
     if not os.path.isfile(os.path.join(run, "model", "model.safetensors")):
         summary.append(f"{name}: no model (see logs.tar)")
         continue
-    model = AdaIN.from_pretrained(os.path.join(run, "model"))
-    pack = os.path.join(work, f"{name}_pack")
-    os.makedirs(pack)
-    if model.is_vgg:
-        save_file({k: v.contiguous() for k, v in model.decoder.state_dict().items()}, f"{pack}/decoder.safetensors")
-    else:
-        shutil.copy(os.path.join(run, "model", "model.safetensors"), pack)
-    shutil.copy(os.path.join(run, "model", "config.json"), pack)
-    shutil.copy(os.path.join(run, "model", "README.md"), f"{pack}/card.md")
-    extras = [os.path.join(run, "model", "training.json"), os.path.join(run, "throughput.json"),
-              os.path.join(run, "losses.csv")]
-    for p in extras:
-        if os.path.isfile(p):
-            shutil.copy(p, pack)
-    # the newest samples, as many as keep the tar under the 16 MiB a returned file may have (the VGG decoder
-    # alone is 14 MB: with two 256 px sample grids its tar came back refused once)
-    room = 16 * 2**20 - 64 * 2**10 - sum(os.path.getsize(os.path.join(pack, f)) for f in os.listdir(pack))
-    for p in sorted(glob.glob(f"{run}/samples/*.png"), reverse=True)[:2]:
-        if os.path.getsize(p) + 4096 < room:
-            shutil.copy(p, pack)
-            room -= os.path.getsize(p) + 4096
-    with tarfile.open(os.path.join(out, f"{name}.tar"), "w") as tar:
-        tar.add(pack, arcname=name)
+    pack_run(Path(run), Path(out) / f"{name}.tar")
     t = json.load(open(os.path.join(run, "throughput.json"))) if os.path.isfile(os.path.join(run, "throughput.json")) else {}
     summary.append(f"{name}: step {t.get('step')}, {t.get('steps_per_s')} steps/s, {t.get('images_per_s')} images/s "
                    f"at batch {t.get('batch_size')}, {t.get('image_size')} px, on {t.get('device')}")

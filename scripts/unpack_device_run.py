@@ -1,4 +1,5 @@
-"""Turn what ``scripts/train_on_device.sh`` brought back into model folders, ready to evaluate.
+"""Both ends of a GPU run's transfer: ``pack_run`` packs a trained model on the device machine (called by
+``scripts/train_on_device.sh``), and this script turns what came back into model folders, ready to evaluate.
 
     python scripts/unpack_device_run.py FILES_AT --vgg-into runs/v2 --lite-into runs/lite
 
@@ -20,11 +21,39 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from adain_hub import AdaIN
 
 ROOT = Path(__file__).resolve().parent.parent
+RETURN_LIMIT = 16 * 2**20  # bytes a file brought back from the device machine may have
+TAR_SLACK = 4096  # a tar's header and padding per file, with room to spare
+
+
+def pack_run(run: Path, tar: Path) -> None:
+    """``run`` (a train_accelerate output folder) as one tar under RETURN_LIMIT: a VGG model's decoder alone (its
+    encoder is the shipped one: the whole model is 28 MB), a lite model whole; its card, training.json,
+    throughput.json and losses.csv; then the newest two sample grids, as many as still fit (the VGG decoder
+    alone is 14 MB, and with two 256 px grids its tar once came back refused)."""
+    model = AdaIN.from_pretrained(run / "model")
+    pack = Path(tempfile.mkdtemp(prefix="device_pack_")) / tar.stem
+    pack.mkdir()
+    if model.is_vgg:
+        save_file({k: v.contiguous() for k, v in model.decoder.state_dict().items()}, pack / "decoder.safetensors")
+    else:
+        shutil.copy(run / "model" / "model.safetensors", pack)
+    shutil.copy(run / "model" / "config.json", pack)
+    shutil.copy(run / "model" / "README.md", pack / "card.md")
+    for p in (run / "model" / "training.json", run / "throughput.json", run / "losses.csv"):
+        if p.is_file():
+            shutil.copy(p, pack)
+    room = RETURN_LIMIT - sum(p.stat().st_size + TAR_SLACK for p in pack.iterdir()) - TAR_SLACK
+    for p in sorted((run / "samples").glob("*.png"), reverse=True)[:2]:
+        if p.stat().st_size + TAR_SLACK < room:
+            shutil.copy(p, pack)
+            room -= p.stat().st_size + TAR_SLACK
+    with tarfile.open(tar, "w") as f:
+        f.add(pack, arcname=tar.stem)
 
 
 def unpack(tar: Path, into: Path) -> Path:
