@@ -1,6 +1,7 @@
-"""The Python examples in README.md and the model card run as written: the public API they teach exists
-and does what they say. Each runs in a fresh interpreter, offline, in a folder holding the files it
-names, with a tiny random model standing in for the bundled one (as a folder and as a Hub id)."""
+"""The Python examples in README.md, the model card and the docs/ pages run as written: the public API they
+teach exists and does what they say. Each runs in a fresh interpreter, offline, in a folder holding the files it
+names, with a tiny random model standing in for the bundled one (as a folder and as a Hub id). Every relative
+link in README.md and docs/ points to a file that exists."""
 
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ from adain_hub.images import output_size
 
 from .conftest import BUNDLED_MODEL, FIXTURES, ROOT, fake_hub_cache
 
-DOCS = {"README": ROOT / "README.md", "model card": BUNDLED_MODEL / "README.md"}
+DOCS = {"README": ROOT / "README.md", "model card": BUNDLED_MODEL / "README.md",
+        **{f"docs/{p.name}": p for p in sorted((ROOT / "docs").glob("*.md"))}}
+MUST_TEACH = {"README", "model card"}  # a docs/ page may have no Python at all
+
+# Pages the README links that are being written right now, in another change: their links may dangle until
+# they land. Delete each entry (and then this set) once its page exists.
+PENDING = {"docs/datasets.md", "docs/augmentation.md"}
 
 
 def adain_examples(markdown: Path) -> list[str]:
@@ -54,15 +61,19 @@ def _write_clip(path: Path) -> None:
 @pytest.mark.parametrize("doc", DOCS, ids=list(DOCS))
 def test_python_examples_run_as_written(doc: str, workdir: Path) -> None:
     examples = adain_examples(DOCS[doc])
-    assert examples, f"no adain_hub example in {DOCS[doc]}"
+    if doc in MUST_TEACH:
+        assert examples, f"no adain_hub example in {DOCS[doc]}"
+    elif not examples:
+        pytest.skip(f"no adain_hub example in {doc}")
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(workdir / "hub"))
     for code in examples:
         done = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0, f"{doc} example failed:\n{code}\n{done.stderr[-2000:]}"
-    out, photo = Image.open(workdir / "out.png"), Image.open(workdir / "photo.jpg")
-    assert out.size == photo.size  # a 451x300 photo is under the 512 px cap: stylized at its own size
-    assert out.getextrema() != photo.getextrema() or list(out.getdata()) != list(photo.getdata())
+    if any("out.png" in code for code in examples):  # the page's examples save a result: check it
+        out, photo = Image.open(workdir / "out.png"), Image.open(workdir / "photo.jpg")
+        assert out.size == photo.size  # a 451x300 photo is under the 512 px cap: stylized at its own size
+        assert out.getextrema() != photo.getextrema() or list(out.getdata()) != list(photo.getdata())
 
 
 @pytest.mark.slow
@@ -84,3 +95,25 @@ def test_quick_start_command_runs_as_written(tmp_path: Path) -> None:
     for path in inputs:
         photo, out = Image.open(ROOT / path), Image.open(tmp_path / "out" / f"{path.stem}.png")
         assert out.size == output_size(*photo.size, 512)  # the default cap, aspect ratio kept
+
+
+LINKED = {"README": ROOT / "README.md", **{f"docs/{p.name}": p for p in sorted((ROOT / "docs").glob("*.md"))}}
+
+
+def relative_links(markdown: Path) -> list[str]:
+    """The targets of `[text](path)` and `![alt](path)` outside code, less web, mail and in-page links."""
+    text = re.sub(r"```.*?```", "", markdown.read_text(encoding="utf-8"), flags=re.S)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    targets = re.findall(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", text)
+    return [t for t in targets if not t.startswith(("http://", "https://", "#", "mailto:"))]
+
+
+@pytest.mark.parametrize("page", LINKED, ids=list(LINKED))
+def test_relative_links_point_to_existing_files(page: str) -> None:
+    links = relative_links(LINKED[page])
+    missing = []
+    for link in links:
+        target = (LINKED[page].parent / link.split("#", 1)[0]).resolve()
+        if not target.exists() and target.relative_to(ROOT).as_posix() not in PENDING:
+            missing.append(link)
+    assert not missing, f"{page} links to files that do not exist: {missing}"
