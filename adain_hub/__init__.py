@@ -5,6 +5,9 @@
     stylizer = Stylizer(model)
     image = stylizer("photo.jpg", "painting.jpg", alpha=0.8)
 
+    # training data: stylize half of each batch with random famous paintings
+    augment = StyleAugment(model, p=0.5)               # the model's StyleBank; or "random"
+
 Names are imported on first use, so ``adain --help`` does not wait for torch to load.
 """
 
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
     from .hub import ModelLoadError, load_model
     from .images import ImageError, load_image
     from .model import AdaIN, AdaINConfig
+    from .augment import StyleAugment
+    from .style_bank import StyleBank, StyleBankError
     from .stylizer import StyleFeatures, Stylizer, stylize
     from .video import VideoError, stylize_video
 
@@ -27,6 +32,9 @@ _EXPORTS = {
     "AdaINConfig": "model",
     "ImageError": "images",
     "ModelLoadError": "hub",
+    "StyleAugment": "augment",
+    "StyleBank": "style_bank",
+    "StyleBankError": "style_bank",
     "StyleFeatures": "stylizer",
     "VideoError": "video",
     "Stylizer": "stylizer",
@@ -45,6 +53,9 @@ __all__ = [  # spelled out (not computed) so that type checkers read it; a test 
     "AdaINConfig",
     "ImageError",
     "ModelLoadError",
+    "StyleAugment",
+    "StyleBank",
+    "StyleBankError",
     "StyleFeatures",
     "Stylizer",
     "VideoError",

@@ -13,11 +13,13 @@ back, so the Stylizer, backends, CLI and app never ask which one they hold.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-import os
 from pathlib import Path
 
 import safetensors.torch
@@ -29,6 +31,7 @@ from torch import Tensor, nn
 from . import functional as AF
 
 STAGES = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+STYLE_BANK_FILE = "style_bank.safetensors"  # a model's bank of famous paintings, beside its weights
 
 # VGG-19 convolutions up to relu4_1, grouped by the stage they end in. "M" is 2x2 max pooling.
 # Entries are (name, width index) with width index into ``AdaINConfig.channels``.
@@ -238,6 +241,22 @@ class LiteDecoder(nn.Module):
         return self.up(self.shallow(h))
 
 
+def _bank_beside(model_id: str, revision: str | None, cache_dir: str | Path | None, token: str | bool | None,
+                 local_files_only: bool) -> str | None:
+    """The path of the style bank shipped beside a model's weights (a folder's file, or one fetched
+    from the Hub or read from its cache), or ``None`` when the model has none."""
+    if os.path.isdir(model_id):
+        path = os.path.join(model_id, STYLE_BANK_FILE)
+        return path if os.path.isfile(path) else None
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return hf_hub_download(repo_id=model_id, filename=STYLE_BANK_FILE, revision=revision, cache_dir=cache_dir,
+                               token=token, local_files_only=local_files_only)
+    except (EntryNotFoundError, OSError):  # no bank in this repository (or not in the offline cache)
+        return None
+
+
 def _icnr_(conv: nn.Conv2d, scale: int) -> None:
     """ICNR initialisation (Aitken et al. 2017) of a convolution followed by ``PixelShuffle(scale)``:
     the ``scale**2`` outputs that land in one output pixel's block start equal, so the pair begins as
@@ -307,6 +326,9 @@ class AdaIN(
     one trains both. For images, use :class:`adain_hub.Stylizer`.
     """
 
+    style_bank_file: str | None = None
+    """The model's :class:`~adain_hub.StyleBank` file, found beside the weights by ``from_pretrained``."""
+
     def __init__(self, config: AdaINConfig | dict | None = None) -> None:
         super().__init__()
         if isinstance(config, dict):  # as read back from config.json
@@ -354,6 +376,7 @@ class AdaIN(
                 local_files_only=local_files_only,
             )
         safetensors.torch.load_model(model, model_file, strict=strict, device=map_location)
+        model.style_bank_file = _bank_beside(model_id, revision, cache_dir, token, local_files_only)
         return model.eval()
 
     def save_pretrained(self, save_directory: str | Path, **kwargs) -> str | None:
@@ -381,6 +404,18 @@ class AdaIN(
         if self.is_vgg:
             self.encoder.eval()
         return self
+
+    def fingerprint(self, part: Literal["model", "encoder"] = "model") -> str:
+        """A short hash of the config and every tensor of the whole model or of its encoder only:
+        what a style bank was built with (statistics are the encoder's), and what a dataset's
+        manifest names its outputs' model by."""
+        h = hashlib.sha256(json.dumps(asdict(self.config), sort_keys=True).encode())
+        module = self if part == "model" else self.encoder
+        for name, tensor in sorted(module.state_dict().items()):
+            t = tensor.detach().to("cpu", torch.float32).contiguous()
+            h.update(f"{name}|{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+        return h.hexdigest()[:16]
 
     @property
     def is_vgg(self) -> bool:

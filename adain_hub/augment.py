@@ -1,0 +1,156 @@
+"""Style augmentation for another model's training: :class:`StyleAugment`, a batched transform.
+
+Stylized-ImageNet (Geirhos et al., ICLR 2019) and domain-generalization methods stylize training
+images with AdaIN so a network learns shapes rather than textures; style randomization (Jackson et
+al., CVPR-W 2019) draws random styles instead of paintings. This module does both on whole
+batches: the stylized subset goes through the network in one call (:meth:`Stylizer.stylize_batch`),
+without gradients, in the fastest precision the device has, and each sample gets its own style and
+alpha.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .model import AdaIN
+from .style_bank import StyleBank, StyleBankError
+from .stylizer import Stylizer
+
+RANDOM = "random"
+
+
+class StyleAugment(nn.Module):
+    """Stylize each sample of a batch with probability ``p``: a torchvision v2 transform.
+
+    Args:
+        model: a loaded :class:`AdaIN` (its device is where the work runs; ``.to(device)`` moves it).
+        styles: a :class:`StyleBank`, a folder of paintings (encoded once, here), or ``"random"``:
+            style statistics drawn from the Gaussian fitted to ``bank`` (no paintings needed).
+            Default: the model's shipped bank.
+        p: probability that a sample is stylized.
+        alpha: ``(lo, hi)``: each stylized sample's alpha is uniform in it; or one number.
+        seed: the same seed gives the same outputs for the same inputs, call after call, bit for
+            bit on one machine; ``None`` draws from torch's global generator (which a DataLoader
+            seeds per worker).
+        bank: for ``styles="random"``, the bank whose Gaussian is sampled (default: the model's).
+        backend: the :class:`Stylizer` backend (default ``"auto"``: OpenVINO on CPUs, fp16 on CUDA).
+
+    Input ``(B, 3, H, W)`` or ``(3, H, W)``, uint8 or float in [0, 1], any ``H, W``; output of the
+    same shape, dtype and device. Unstylized samples are returned untouched.
+    """
+
+    def __init__(
+        self,
+        model: AdaIN,
+        styles: StyleBank | str | os.PathLike | None = None,
+        p: float = 0.5,
+        alpha: float | Sequence[float] = (0.5, 1.0),
+        seed: int | None = None,
+        bank: StyleBank | None = None,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        lo, hi = (float(alpha), float(alpha)) if isinstance(alpha, (int, float)) else tuple(map(float, alpha))
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"alpha must be a number or (lo, hi) with 0 <= lo <= hi <= 1, got {alpha}")
+        self.model = model.eval()
+        self.p, self.alpha, self.seed, self.backend_name = float(p), (lo, hi), seed, backend
+        self.random = isinstance(styles, str) and styles == RANDOM
+        if self.random:
+            source = bank if bank is not None else StyleBank.from_pretrained(model)
+            source.check(model, "the bank to draw random styles from")
+            source.sample(1)  # fails now, not in a DataLoader worker, if it cannot be sampled
+        elif isinstance(styles, StyleBank):
+            source = styles
+            source.check(model, "this style bank")
+        elif styles is None:
+            source = StyleBank.from_pretrained(model)
+        else:
+            source = StyleBank.from_images(model, styles, backend=backend)
+        self.bank = source.to("cpu")  # styles are drawn on the CPU; the network's device gets them per call
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        self._stylizer: Stylizer | None = None
+
+    def extra_repr(self) -> str:
+        styles = "random" if self.random else f"{len(self.bank)} styles"
+        return f"styles={styles}, p={self.p}, alpha={self.alpha}, seed={self.seed}"
+
+    # -- pickling and devices: the compiled backend is rebuilt where it is used ---------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_stylizer"] = None
+        if state.get("generator") is not None:  # generators do not pickle; their state does
+            state["generator"] = ("state", state["generator"].get_state())
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        generator = state.get("generator")
+        if isinstance(generator, tuple):
+            g = torch.Generator()
+            g.set_state(generator[1])
+            state["generator"] = g
+        super().__setstate__(state)
+
+    def _apply(self, fn, recurse: bool = True):  # .to(), .cuda(), .half(): the backend follows
+        self._stylizer = None
+        return super()._apply(fn, recurse)
+
+    @property
+    def stylizer(self) -> Stylizer:
+        if self._stylizer is None:
+            self._stylizer = Stylizer(self.model, backend=self.backend_name, cache_size=0)
+        return self._stylizer
+
+    # -- the transform ----------------------------------------------------------------------
+    def draw(self, n: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """What ``n`` samples get: which are stylized ``(n,)`` bool, and for those the style
+        ``mean``/``std`` ``(k, C)`` and ``alpha`` ``(k,)``; all drawn on the CPU, so a seed gives the
+        same draws on every device."""
+        g = self.generator
+        chosen = torch.rand(n, generator=g) < self.p
+        k = int(chosen.sum())
+        lo, hi = self.alpha
+        alpha = lo + (hi - lo) * torch.rand(k, generator=g)
+        if self.random:
+            mean, std = self.bank.sample(k, generator=g)
+        else:
+            pick = torch.randint(len(self.bank), (k,), generator=g)
+            mean, std = self.bank.mean[pick], self.bank.std[pick]
+        return chosen, mean, std, alpha
+
+    @torch.no_grad()
+    def forward(self, images: Tensor) -> Tensor:
+        if not isinstance(images, Tensor) or images.dim() not in (3, 4) or images.shape[-3] != 3:
+            shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+            raise ValueError(f"StyleAugment takes (B, 3, H, W) or (3, H, W) RGB tensors, got {shape}")
+        if images.is_floating_point() is False and images.dtype != torch.uint8:
+            raise ValueError(f"StyleAugment takes uint8 or float images, got {images.dtype}")
+        single = images.dim() == 3
+        batch = images.unsqueeze(0) if single else images
+        chosen, mean, std, alpha = self.draw(len(batch))
+        if not bool(chosen.any()):
+            return images
+        picked = chosen.nonzero().squeeze(1).to(batch.device)
+        x = batch.index_select(0, picked)
+        x = x.float().div(255.0) if batch.dtype == torch.uint8 else x.float()
+        styled = self.stylizer.stylize_batch(x, mean, std, alpha).to(batch.device)
+        if batch.dtype == torch.uint8:
+            styled = styled.mul(255.0).round_().to(torch.uint8)
+        out = batch.clone()
+        out.index_copy_(0, picked, styled.to(batch.dtype))
+        out = out.squeeze(0) if single else out
+        return _like(out, images)
+
+
+def _like(out: Tensor, like: Tensor) -> Tensor:
+    """``out`` as the same tensor subclass as the input (a torchvision ``tv_tensors.Image`` stays one)."""
+    return out if type(like) is Tensor else out.as_subclass(type(like))
+
+
+__all__ = ["StyleAugment", "StyleBankError"]
