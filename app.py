@@ -35,6 +35,7 @@ from adain_hub.backends import BACKENDS  # noqa: E402
 from adain_hub.hub import looks_like_path  # noqa: E402
 from adain_hub.images import ImageError, load_image, one_line  # noqa: E402
 from adain_hub.model import AdaIN  # noqa: E402
+from adain_hub.style_bank import StyleBank, StyleBankError  # noqa: E402
 from adain_hub.stylizer import Stylizer  # noqa: E402
 from adain_hub import video as adain_video  # noqa: E402
 from adain_hub.video import VideoError, probe  # noqa: E402
@@ -144,7 +145,16 @@ def _open(path: str, label: str, **kwargs: Any) -> Image.Image:
         raise user_error(f"{label}: {reason}.") from None
 
 
-def make_stylize_fn(stylizer: Stylizer):
+def model_bank(model: AdaIN) -> StyleBank | None:
+    """The famous paintings shipped with the model (its style bank), or ``None`` when it has none."""
+    try:
+        return StyleBank.from_pretrained(model)
+    except StyleBankError as exc:
+        log.info("no style gallery: %s", exc)
+        return None
+
+
+def make_stylize_fn(stylizer: Stylizer, bank: StyleBank | None = None):
     """The function behind the button and the ``/stylize`` API endpoint."""
 
     def stylize(
@@ -157,6 +167,7 @@ def make_stylize_fn(stylizer: Stylizer):
         preserve_color: bool = False,
         mask: str | None = None,
         size: int = DEFAULT_SIZE,
+        painting: str | None = None,
     ) -> Image.Image:
         """Stylize ``content`` with ``style`` (and optionally ``style_2``, blended by weight).
 
@@ -172,14 +183,27 @@ def make_stylize_fn(stylizer: Stylizer):
                 areas stay the photo).
             size: longer side, in pixels, at which the network runs and the result comes back
                 (0: the photo's own size).
+            painting: the name of a famous painting of the model's style bank, used as style 1 when
+                no style 1 image is given.
         """
         if content is None:
             raise user_error("Add a content photo first.")
+        famous = None
+        if painting and not style:
+            if bank is None or painting not in bank:
+                raise user_error(f"No famous painting named {painting!r} here.")
+            if preserve_color:
+                raise user_error("Keeping the photo's colours needs the style as an image; a famous painting "
+                                 "from the gallery carries only its statistics.")
+            famous = bank[painting]
         slots = [(s, w, label) for s, w, label in ((style, weight, "Style 1"), (style_2, weight_2, "Style 2")) if s]
-        if not slots:
-            raise user_error("Add at least one style image.")
+        if not slots and famous is None:
+            raise user_error("Add at least one style image, or pick a famous painting.")
         photo = _open(content, "Content photo", min_side=1)  # small photos run upscaled and come back as they are
-        styles = [_open(s, label) for s, _, label in slots]
+        styles: list[Any] = [_open(s, label) for s, _, label in slots]
+        if famous is not None:
+            styles.insert(0, famous)
+            slots.insert(0, (painting, weight, "Style 1"))
         masks = None if mask is None else _open(mask, "Mask", min_side=1)
         weights = [float(w) for _, w, _ in slots]
         if masks is None and sum(weights) <= 0:
@@ -318,9 +342,30 @@ def _examples() -> list[list[Any]]:
     return [row for row in rows if all(not isinstance(v, str) or Path(v).exists() for v in row)]
 
 
+def _famous_paintings(bank: StyleBank | None, style: gr.Image) -> gr.Textbox:
+    """The model's style bank as a gallery: a click makes that painting style 1 (and clears an
+    uploaded style 1; uploading one clears the pick). Returns the box holding the pick's name."""
+    with gr.Accordion(f"Famous paintings ({len(bank) if bank else 0})", open=bank is not None,
+                      visible=bank is not None):
+        gallery = gr.Gallery(
+            [(bank.thumbnail(i), name) for i, name in enumerate(bank.names)] if bank and bank.thumbnails else None,
+            columns=7, height=220, allow_preview=False, object_fit="cover", show_label=False, elem_id="bank",
+        )
+        painting = gr.Textbox(label="Style 1: famous painting", elem_id="painting", interactive=False,
+                              placeholder="click a painting above")
+
+    def pick(evt: gr.SelectData) -> tuple[str, None]:
+        return bank.names[evt.index], None
+
+    gallery.select(pick, None, [painting, style], api_name=False)
+    style.upload(lambda _: "", style, painting, api_name=False)
+    return painting
+
+
 def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
     """The page. Takes a ready Stylizer so tests can build it around a tiny or local model."""
-    stylize = make_stylize_fn(stylizer)
+    bank = model_bank(stylizer.model)
+    stylize = make_stylize_fn(stylizer, bank)
     image_kw = dict(sources=["upload", "clipboard"], height=240)
 
     with gr.Blocks(title="AdaIN style transfer") as demo:
@@ -328,7 +373,7 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
             "# AdaIN style transfer\n"
             "Paint a photo in the style of any image, in real time: *Arbitrary Style Transfer with "
             "Adaptive Instance Normalization* (Huang & Belongie, 2017). Pick a photo and one or two "
-            "styles, or click an example below.",
+            "styles (or a famous painting from the gallery), or click an example below.",
             elem_id="title",
         )
         with gr.Tabs():
@@ -345,6 +390,7 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
                                 style_2 = uploaded_image(label="Style 2 (optional)", elem_id="style_2", **image_kw)
                                 weight_2 = gr.Slider(0, 1, value=1.0, step=0.05, label="Weight of style 2",
                                                      elem_id="weight_2")
+                        painting = _famous_paintings(bank, style)
                         with gr.Accordion("Spatial control: mask (optional)", open=False):
                             gr.Markdown("White areas get style 1, black areas style 2; with one style, black stays "
                                         "the photo.")
@@ -377,7 +423,7 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
                             info="larger is sharper and slower; original: the photo's own size",
                         )
                         preserve_color = gr.Checkbox(label="Keep the photo's colours", elem_id="preserve_color")
-                inputs = [content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size]
+                inputs = [content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size, painting]
                 gr.Examples(
                     _examples(),
                     inputs=[content, style, style_2, mask, alpha, preserve_color],

@@ -15,7 +15,10 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import get_worker_info
 
+from .backends import Backend
+from .cores import available_cores
 from .model import AdaIN
 from .style_bank import StyleBank, StyleBankError
 from .stylizer import Stylizer
@@ -34,8 +37,8 @@ class StyleAugment(nn.Module):
         p: probability that a sample is stylized.
         alpha: ``(lo, hi)``: each stylized sample's alpha is uniform in it; or one number.
         seed: the same seed gives the same outputs for the same inputs, call after call, bit for
-            bit on one machine; ``None`` draws from torch's global generator (which a DataLoader
-            seeds per worker).
+            bit on one machine (in DataLoader workers, from the seed and the worker's seed);
+            ``None`` draws from torch's global generator (which a DataLoader seeds per worker).
         bank: for ``styles="random"``, the bank whose Gaussian is sampled (default: the model's).
         backend: the :class:`Stylizer` backend (default ``"auto"``: OpenVINO on CPUs, fp16 on CUDA).
 
@@ -103,16 +106,39 @@ class StyleAugment(nn.Module):
 
     @property
     def stylizer(self) -> Stylizer:
+        """Built on first use in each process: in a DataLoader worker, an OpenVINO engine gets its
+        share of the cores (all of them in every worker would oversubscribe the CPU)."""
         if self._stylizer is None:
-            self._stylizer = Stylizer(self.model, backend=self.backend_name, cache_size=0)
+            backend: str | Backend = self.backend_name
+            worker = get_worker_info()
+            on_cpu = next(self.model.parameters()).device.type == "cpu"
+            if worker is not None and on_cpu and backend in ("auto", "openvino"):
+                try:
+                    from .openvino_backend import OpenVINOBackend
+
+                    backend = OpenVINOBackend(self.model, threads=max(1, available_cores() // worker.num_workers))
+                except ImportError:
+                    pass
+            self._stylizer = Stylizer(self.model, backend=backend, cache_size=0)
         return self._stylizer
+
+    def _worker_generator(self) -> torch.Generator | None:
+        """The seeded generator; in a DataLoader worker, re-seeded once from the seed and the
+        worker's own seed (which the DataLoader draws from torch's generator each epoch and makes
+        differ by worker): forked workers would otherwise all draw the same styles, epoch after
+        epoch. ``torch.manual_seed`` before the loop makes the epochs repeat."""
+        worker = get_worker_info()
+        if self.generator is not None and worker is not None and getattr(self, "_worker_seed", None) != worker.seed:
+            self.generator.manual_seed((self.seed * 1_000_003 + worker.seed) % 2**63)
+            self._worker_seed = worker.seed
+        return self.generator
 
     # -- the transform ----------------------------------------------------------------------
     def draw(self, n: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """What ``n`` samples get: which are stylized ``(n,)`` bool, and for those the style
         ``mean``/``std`` ``(k, C)`` and ``alpha`` ``(k,)``; all drawn on the CPU, so a seed gives the
         same draws on every device."""
-        g = self.generator
+        g = self._worker_generator()
         chosen = torch.rand(n, generator=g) < self.p
         k = int(chosen.sum())
         lo, hi = self.alpha

@@ -238,7 +238,7 @@ class OpenVINOBackend:
         arrays = [np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy())
                   for t in (images, mean, std, alpha)]
         out = np.empty((n, 3, h, w), np.float32)
-        step = max(1, _CHUNK_PIXELS // (h * w))
+        step = max(1, min(_CHUNK_PIXELS // (h * w), -(-n // streams)))  # and every stream gets a share
 
         def done(request, rows: slice) -> None:
             out[rows] = request.get_output_tensor(0).data

@@ -77,6 +77,26 @@ def test_stylize_endpoint_returns_a_png_at_the_output_size(served):
     assert np.abs(result - photo).mean() > 0.05  # and restyled, not the photo given back
 
 
+def test_a_famous_painting_from_the_models_bank_is_a_style(served):
+    """The gallery's pick (by name) stylizes as the shipped bank's statistics say, with no painting file."""
+    from adain_hub import StyleBank
+
+    client, _ = served
+    content = FIXTURES / "chelsea.png"
+    out = client.predict(handle_file(content), None, 1.0, size=256, painting="van-gogh-madame-roulin",
+                         api_name="/stylize")
+    model, _ = app.load_model(str(BUNDLED_MODEL))
+    stylizer = app.make_stylizer(model, "fp32")
+    bank = StyleBank.from_pretrained(model)
+    expected = np.asarray(stylizer(content, bank["van-gogh-madame-roulin"], size=256), dtype=np.float32) / 255.0
+    assert np.abs(as_array(out) - expected).mean() < 1e-3
+    with pytest.raises(AppError, match="No famous painting named"):
+        client.predict(handle_file(content), None, 1.0, painting="no-such-painting", api_name="/stylize")
+    with pytest.raises(AppError, match="carries only its statistics"):
+        client.predict(handle_file(content), None, 1.0, preserve_color=True, painting="manet-peonies",
+                       api_name="/stylize")
+
+
 def test_bad_upload_is_a_clear_error_and_the_server_keeps_serving(served, tmp_path, capfd):
     client, _ = served
     fake = tmp_path / "holiday.jpg"

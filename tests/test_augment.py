@@ -172,3 +172,20 @@ def test_to_moves_the_work_and_keeps_the_draws(lite, bank, photos):
 
 def test_feature_statistics_only_styles_are_styles(lite, bank):
     assert isinstance(bank[0], StyleFeatures) and bank[0].features is None
+
+
+def test_seeded_workers_draw_their_own_styles_and_repeat_them(lite, bank, photos):
+    """Forked workers start with copies of one generator: each re-seeds from the seed and the worker's
+    seed, so two workers given the same photo stylize it differently, each epoch differs, and an
+    epoch repeats after torch.manual_seed."""
+    same = photos[:1].expand(4, -1, -1, -1)
+    augment = StyleAugment(lite, bank, p=1.0, seed=7)
+    loader = DataLoader(_Photos(same, augment), batch_size=1, num_workers=2)
+    torch.manual_seed(0)
+    first = [b[0] for b in loader]
+    second = [b[0] for b in loader]
+    torch.manual_seed(0)
+    again = [b[0] for b in loader]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not torch.equal(first[0], first[1])  # worker 0 and worker 1, same photo
+    assert not all(torch.equal(a, b) for a, b in zip(first, second))  # the next epoch: other styles
