@@ -1,0 +1,192 @@
+"""The pipeline that stylizes a dataset's inputs: threads decode and resize (PIL releases the GIL),
+images of one size go through :meth:`~adain_hub.Stylizer.stylize_batch` together (an image with
+several versions is encoded once), threads encode and write the results while the network runs the
+next batch. Queues are bounded, so memory is too. Photos over the memory budget go through
+:meth:`~adain_hub.Stylizer.stylize` alone, in tiles.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .dataset_sources import Geometry, Item, load_pixels
+from .images import ImageError, one_line
+from .png import encode_png
+from .style_bank import StyleBank
+from .stylizer import Stylizer
+
+FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
+
+Write = Callable[[Item, int, bytes], None]
+
+
+def assign(seed: int, rel: str, k: int, n_styles: int, alpha: tuple[float, float]) -> tuple[int, float]:
+    """The style (an index into the bank) and alpha of version ``k`` of the input at ``rel``: a pure
+    function of its arguments (string seeds hash the same in every process), so neither the order,
+    the batch nor the process changes it. An alpha drawn from ``(lo, hi)`` is rounded to 4 places."""
+    rng = random.Random(f"{seed}\0{rel}\0{k}")
+    style = rng.randrange(n_styles)
+    lo, hi = alpha
+    return style, lo if lo == hi else round(rng.uniform(lo, hi), 4)
+
+
+class Pipeline:
+    """Stylize ``(item, versions)`` jobs and hand each encoded output to a ``write`` callable (run on
+    the writing threads).
+
+    Args:
+        stylizer, bank: the network and the styles drawn from.
+        geometry: the size inputs are stylized at.
+        seed, alpha: what :func:`assign` draws from.
+        fmt, quality: ``png``, ``jpg`` or ``webp``; quality for the last two.
+        batch_size: outputs a pass through the network (fewer when the memory budget says so).
+        threads: decoding threads, and as many writing threads.
+    """
+
+    def __init__(self, stylizer: Stylizer, bank: StyleBank, geometry: Geometry, seed: int,
+                 alpha: tuple[float, float], fmt: str, quality: int, batch_size: int, threads: int) -> None:
+        self.stylizer, self.bank, self.geometry = stylizer, bank, geometry
+        self.seed, self.alpha, self.fmt, self.quality = seed, alpha, fmt, quality
+        self.batch, self.threads = batch_size, threads
+        self._bank_on_device: StyleBank | None = None  # for the tiled path, which transforms on the model's device
+
+    def draw(self, item: Item, k: int) -> tuple[int, float]:
+        return assign(self.seed, item.rel, k, len(self.bank), self.alpha)
+
+    def run(self, todo: Iterable[tuple[Item, list[int]]], write: Write, refused: Callable[[Item, str], None],
+            finished: Callable[[Item], None]) -> int:
+        """Stylize and write every job; ``refused(item, reason)`` for an unusable input,
+        ``finished(item)`` once all its outputs are written. Returns the outputs written; a write
+        that fails ends the run (its exception)."""
+        writers = ThreadPoolExecutor(self.threads, thread_name_prefix="write")
+        pending: deque[tuple[Future, Item]] = deque()
+        left: dict[int, int] = {}  # outputs still to write, by input
+        buckets: dict[tuple[int, int], list[tuple[Item, list[int], np.ndarray]]] = {}  # decoded, by size
+        written = 0
+
+        def reap(block: bool) -> None:
+            nonlocal written
+            while pending and (block or pending[0][0].done()):
+                fut, item = pending.popleft()
+                fut.result()
+                written += 1
+                left[item.index] -= 1
+                if not left[item.index]:
+                    del left[item.index]
+                    finished(item)
+
+        def submit(item: Item, k: int, pixels: np.ndarray) -> None:
+            pending.append((writers.submit(self._encode_and_write, write, item, k, pixels), item))
+            while len(pending) > 2 * self.batch + 4 * self.threads:  # writing lags: wait for the oldest
+                pending[0][0].result()
+                reap(block=False)
+
+        def flush(key: tuple[int, int]) -> None:
+            group = buckets.pop(key)
+            outputs = [(slot, k) for slot, (_, ks, _) in enumerate(group) for k in ks]
+            step = self._outputs_per_pass(*key)
+            for chunk in (outputs[i:i + step] for i in range(0, len(outputs), step)):
+                for (s, k), pixels in zip(chunk, self._stylize_chunk(group, chunk)):
+                    submit(group[s][0], k, pixels)
+                reap(block=False)
+
+        try:
+            for item, ks, pixels, reason in _prefetch(self._decode, todo, self.threads,
+                                                      max(4 * self.threads, 2 * self.batch)):
+                if pixels is None:
+                    refused(item, reason)
+                    continue
+                left[item.index] = len(ks)
+                h, w = pixels.shape[:2]
+                try:
+                    tiled = self.stylizer.tile_size(w, h) is not None  # over the memory budget: alone, in tiles
+                    results = [self._stylize_tiled(item, k, pixels) for k in ks] if tiled else []
+                except (ValueError, RuntimeError, MemoryError) as exc:  # even the smallest tiles too big, say
+                    del left[item.index]
+                    refused(item, f"cannot stylize ({one_line(exc)})")
+                    continue
+                if tiled:
+                    for k, result in zip(ks, results):
+                        submit(item, k, result)
+                    continue
+                buckets.setdefault((h, w), []).append((item, ks, pixels))
+                if sum(len(ks) for _, ks, _ in buckets[(h, w)]) >= self.batch:
+                    flush((h, w))
+                elif sum(len(g) for g in buckets.values()) > 4 * self.batch:  # many sizes: bound what is held
+                    flush(max(buckets, key=lambda key: len(buckets[key])))
+                reap(block=False)
+            for key in list(buckets):
+                flush(key)
+            reap(block=True)
+        finally:
+            writers.shutdown(wait=True, cancel_futures=True)
+        return written
+
+    def _decode(self, item: Item, ks: list[int]) -> tuple[Item, list[int], np.ndarray | None, str]:
+        try:
+            return item, ks, load_pixels(item, self.geometry), ""
+        except ImageError as exc:
+            return item, ks, None, str(exc)
+
+    def _stylize_tiled(self, item: Item, k: int, pixels: np.ndarray) -> np.ndarray:
+        if self._bank_on_device is None:
+            self._bank_on_device = self.bank.to(next(self.stylizer.model.parameters()).device)
+        style, alpha = self.draw(item, k)
+        image = self.stylizer.stylize(Image.fromarray(pixels), self._bank_on_device[style], alpha=alpha, size=0)
+        return np.asarray(image)
+
+    def _stylize_chunk(self, group: list[tuple[Item, list[int], np.ndarray]], chunk: list[tuple[int, int]]) -> np.ndarray:
+        """One pass: the images the ``(slot, version)`` outputs of ``chunk`` need, each encoded once."""
+        slots = sorted({s for s, _ in chunk})
+        where = {s: i for i, s in enumerate(slots)}
+        styles, alphas = zip(*(self.draw(group[s][0], k) for s, k in chunk))
+        images = torch.from_numpy(np.stack([group[s][2] for s in slots])).permute(0, 3, 1, 2).float().div_(255)
+        idx = torch.tensor(styles)
+        result = self.stylizer.stylize_batch(images, self.bank.mean[idx], self.bank.std[idx], torch.tensor(alphas),
+                                             torch.tensor([where[s] for s, _ in chunk]))
+        return _to_uint8(result)
+
+    def _outputs_per_pass(self, h: int, w: int) -> int:
+        """Outputs of ``h x w`` one pass may hold: the batch size, within the memory budget."""
+        bpp = getattr(self.stylizer.backend, "bytes_per_pixel", 1500.0)
+        return max(1, min(self.batch, int(self.stylizer.memory_budget * 2**20 / (bpp * h * w))))
+
+    def _encode_and_write(self, write: Write, item: Item, k: int, pixels: np.ndarray) -> None:
+        if self.fmt == "png":
+            data = encode_png(pixels, threads=1)  # one image a thread: the threads are the parallelism
+        else:
+            buf = io.BytesIO()
+            Image.fromarray(pixels).save(buf, FORMATS[self.fmt], quality=self.quality)
+            data = buf.getvalue()
+        write(item, k, data)
+
+
+def _prefetch(fn: Callable, jobs: Iterable[tuple], threads: int, depth: int) -> Iterator:
+    """``fn(*job)`` for each job, in order, on ``threads`` threads with up to ``depth`` in flight: deep
+    enough that a whole batch is decoded while the network runs the previous one (``data.threaded_map``
+    keeps only ``4 * threads``)."""
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="decode")
+    pending: deque[Future] = deque()
+    try:
+        for job in jobs:
+            pending.append(pool.submit(fn, *job))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``(M, 3, H, W)`` float in [0, 1] on any device -> ``(M, H, W, 3)`` uint8 on the host."""
+    scaled = images.mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
+    return scaled.permute(0, 2, 3, 1).contiguous().cpu().numpy()
