@@ -3,12 +3,16 @@
     python app.py                              # adain-lite from the Hub, else the bundled model_card_lite/
     python app.py --model adain-hub/adain-vgg19  # the paper's VGG-19 model instead
     python app.py --model ./my_model --port 8080
+    python app.py --model adain-hub/adain-lite --model kuindzhi=runs/kuindzhi/model   # a choice of models
     ADAIN_MODEL=adain-hub/adain-vgg19 GRADIO_SERVER_PORT=7861 python app.py
+    ADAIN_MODELS="adain-hub/adain-lite,me/kuindzhi-adain" python app.py             # the same, for a Space
 
 This file only parses, loads and lays out the page; the work is done by :class:`adain_hub.Stylizer`,
-and :func:`adain_hub.images.load_image` alone decides what a bad image is. One Stylizer lives as long
-as the app, so its pixel-keyed cache keeps every style encoded while alpha or weights change. The
-static page in ``web/``, which stylizes in the visitor's own browser, is served at ``/web/``.
+and :func:`adain_hub.images.load_image` alone decides what a bad image is. One Stylizer per model lives as
+long as the app (each model is loaded once, however often it is picked), so its pixel-keyed cache keeps every
+style encoded while alpha or weights change. With several models a dropdown picks one, and the gallery of
+famous paintings follows it (each model's own style bank). The static page in ``web/``, which stylizes in the
+visitor's own browser, is served at ``/web/``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Mapping  # noqa: E402
 
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -234,6 +238,72 @@ def make_stylize_fn(stylizer: Stylizer, bank: StyleBank | None = None):
     return stylize
 
 
+def named_models(specs: list[str]) -> dict[str, str]:
+    """``--model`` values as the name shown in the app -> folder or Hub id: ``NAME=MODEL``, or the id or
+    folder as given (which is then its name too)."""
+    named: dict[str, str] = {}
+    for spec in specs:
+        name, sep, source = spec.partition("=")
+        name, source = (name.strip(), source.strip()) if sep else (spec.strip(), spec.strip())
+        if not name or not source:
+            raise ValueError(f"--model {spec!r}: give MODEL or NAME=MODEL")
+        if name in named:
+            raise ValueError(f"--model: the name {name!r} is given twice")
+        named[name] = source
+    return named
+
+
+def _chosen(fns: Mapping[str, Any], model: str | None) -> Any:
+    """The function of the model picked by name (the first model when none is named)."""
+    if not model:
+        return next(iter(fns.values()))
+    if model not in fns:
+        raise user_error(f"No model named {model!r} here; the models are: {', '.join(fns)}.")
+    return fns[model]
+
+
+def make_choice_fn(stylizers: Mapping[str, Stylizer], banks: Mapping[str, StyleBank | None]):
+    """The ``/stylize`` function over several models: :func:`make_stylize_fn`'s, plus ``model`` (last,
+    so older API calls keep working: they get the first model)."""
+    fns = {name: make_stylize_fn(s, banks.get(name)) for name, s in stylizers.items()}
+
+    def stylize(
+        content: str | None,
+        style: str | None,
+        alpha: float = 1.0,
+        style_2: str | None = None,
+        weight: float = 1.0,
+        weight_2: float = 1.0,
+        preserve_color: bool = False,
+        mask: str | None = None,
+        size: int = DEFAULT_SIZE,
+        painting: str | None = None,
+        model: str | None = None,
+    ) -> Image.Image:
+        """Stylize ``content`` with ``style`` (and optionally ``style_2``, blended by weight).
+
+        Args:
+            content: the photo.
+            style: the first style image (a painting, a texture).
+            alpha: content-style trade-off in [0, 1]; 1 is full style.
+            style_2: optional second style image.
+            weight: weight of the first style when blending two.
+            weight_2: weight of the second style.
+            preserve_color: keep the photo's colours.
+            mask: optional mask; white = first style, black = second style (with one style, black
+                areas stay the photo).
+            size: longer side, in pixels, at which the network runs and the result comes back
+                (0: the photo's own size).
+            painting: the name of a famous painting of the chosen model's style bank, used as style 1
+                when no style 1 image is given.
+            model: which of the app's models stylizes (default: the first).
+        """
+        return _chosen(fns, model)(content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size,
+                                   painting)
+
+    return stylize
+
+
 def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
     """The function behind the Video tab and the ``/stylize_video`` API endpoint."""
 
@@ -305,8 +375,38 @@ def _pruned_video_folder() -> Path:
     return VIDEO_OUT
 
 
-def build_video_tab(stylizer: Stylizer) -> None:
-    """The Video tab: a short clip and a style in, the stylized clip out (inside ``build_demo``)."""
+def make_choice_video_fn(stylizers: Mapping[str, Stylizer]):
+    """The ``/stylize_video`` function over several models: ``model`` comes last (default: the first)."""
+    fns = {name: make_video_fn(s) for name, s in stylizers.items()}
+
+    def stylize_video(
+        video: str | None,
+        style: str | None,
+        alpha: float = 1.0,
+        stabilize: bool = True,
+        size: int = VIDEO_SIZES[0],
+        model: str | None = None,
+        progress: gr.Progress = gr.Progress(),
+    ) -> str:
+        """Stylize a short clip with ``style``; returns the path of the stylized mp4 (audio kept).
+
+        Args:
+            video: the clip (at most ``MAX_VIDEO_SECONDS`` long).
+            style: the style image.
+            alpha: content-style trade-off in [0, 1]; 1 is full style.
+            stabilize: keep the output stable over time (off: each frame on its own, which flickers).
+            size: longer side, in pixels, of the frames that come back.
+            model: which of the app's models stylizes (default: the first).
+        """
+        return _chosen(fns, model)(video, style, alpha, stabilize, size, progress)
+
+    return stylize_video
+
+
+def build_video_tab(stylizer: Stylizer | Mapping[str, Stylizer], model: gr.Dropdown | None = None) -> None:
+    """The Video tab: a short clip and a style in, the stylized clip out (inside ``build_demo``); with
+    several models, ``model`` is the page's model dropdown."""
+    stylizers = stylizer if isinstance(stylizer, Mapping) else {"": stylizer}
     with gr.Tab("Video (short clips)", elem_id="video_tab"):
         gr.Markdown(f"Stylize a clip of up to {MAX_VIDEO_SECONDS:g} s, the style encoded once; frames are kept "
                     "stable over time (untick to see the flicker of stylizing each frame on its own).")
@@ -322,8 +422,8 @@ def build_video_tab(stylizer: Stylizer) -> None:
                 stabilize = gr.Checkbox(value=True, label="Stabilise (no flicker)", elem_id="video_stabilize")
                 size = gr.Radio(list(VIDEO_SIZES), value=VIDEO_SIZES[0], label="Frame size (longer side, px)",
                                 elem_id="video_size")
-        run.click(make_video_fn(stylizer), inputs=[clip, painting, alpha, stabilize, size], outputs=result,
-                  api_name="stylize_video")
+        inputs = [clip, painting, alpha, stabilize, size] + ([model] if model is not None else [])
+        run.click(make_choice_video_fn(stylizers), inputs=inputs, outputs=result, api_name="stylize_video")
 
 
 # -- page -----------------------------------------------------------------------------------
@@ -342,30 +442,49 @@ def _examples() -> list[list[Any]]:
     return [row for row in rows if all(not isinstance(v, str) or Path(v).exists() for v in row)]
 
 
-def _famous_paintings(bank: StyleBank | None, style: gr.Image) -> gr.Textbox:
-    """The model's style bank as a gallery: a click makes that painting style 1 (and clears an
-    uploaded style 1; uploading one clears the pick). Returns the box holding the pick's name."""
-    with gr.Accordion(f"Famous paintings ({len(bank) if bank else 0})", open=bank is not None,
-                      visible=bank is not None):
-        gallery = gr.Gallery(
-            [(bank.thumbnail(i), name) for i, name in enumerate(bank.names)] if bank and bank.thumbnails else None,
-            columns=7, height=220, allow_preview=False, object_fit="cover", show_label=False, elem_id="bank",
-        )
+def gallery_for(bank: StyleBank | None) -> tuple[str, list | None]:
+    """The gallery's title and pictures for a model's style bank."""
+    items = [(bank.thumbnail(i), name) for i, name in enumerate(bank.names)] if bank and bank.thumbnails else None
+    return f"Famous paintings ({len(bank) if bank else 0})", items
+
+
+def _famous_paintings(banks: Mapping[str, StyleBank | None], style: gr.Image,
+                      model: gr.Dropdown | None = None) -> gr.Textbox:
+    """The chosen model's style bank as a gallery: a click makes that painting style 1 (and clears an
+    uploaded style 1; uploading one clears the pick); picking another model shows its bank and clears
+    the pick. Returns the box holding the pick's name."""
+    first = next(iter(banks))
+    bank = banks[first]
+    label, items = gallery_for(bank)
+    with gr.Accordion(label, open=bank is not None, visible=bank is not None) as accordion:
+        gallery = gr.Gallery(items, columns=7, height=220, allow_preview=False, object_fit="cover", show_label=False,
+                             elem_id="bank")
         painting = gr.Textbox(label="Style 1: famous painting", elem_id="painting", interactive=False,
                               placeholder="click a painting above")
 
-    def pick(evt: gr.SelectData) -> tuple[str, None]:
-        return bank.names[evt.index], None
+    def pick(name: str | None, evt: gr.SelectData) -> tuple[str, None]:
+        return banks[name or first].names[evt.index], None
 
-    gallery.select(pick, None, [painting, style], api_name=False)
+    def follow(name: str | None) -> tuple[Any, Any, str]:
+        chosen = banks.get(name or first)
+        label, items = gallery_for(chosen)
+        return gr.Accordion(label=label, open=chosen is not None, visible=chosen is not None), gr.Gallery(items), ""
+
+    gallery.select(pick, model, [painting, style], api_name=False)
     style.upload(lambda _: "", style, painting, api_name=False)
+    if model is not None:
+        model.change(follow, model, [accordion, gallery, painting], api_name=False)
     return painting
 
 
-def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
-    """The page. Takes a ready Stylizer so tests can build it around a tiny or local model."""
-    bank = model_bank(stylizer.model)
-    stylize = make_stylize_fn(stylizer, bank)
+def build_demo(stylizer: Stylizer | Mapping[str, Stylizer], model_name: str = "") -> gr.Blocks:
+    """The page. Takes a ready Stylizer, or several by the name the page shows them under (the first is
+    the default), so tests can build it around tiny or local models."""
+    stylizers = dict(stylizer) if isinstance(stylizer, Mapping) else {model_name or "model": stylizer}
+    if not stylizers:
+        raise ValueError("build_demo needs at least one model")
+    banks = {name: model_bank(s.model) for name, s in stylizers.items()}
+    stylize = make_choice_fn(stylizers, banks)
     image_kw = dict(sources=["upload", "clipboard"], height=240)
 
     with gr.Blocks(title="AdaIN style transfer") as demo:
@@ -376,6 +495,8 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
             "styles (or a famous painting from the gallery), or click an example below.",
             elem_id="title",
         )
+        model = gr.Dropdown(list(stylizers), value=next(iter(stylizers)), label="Model", elem_id="model",
+                            visible=len(stylizers) > 1, info="each model paints in its own way; its gallery follows")
         with gr.Tabs():
             with gr.Tab("Photo", elem_id="photo_tab"):
                 with gr.Row(equal_height=False):
@@ -390,7 +511,7 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
                                 style_2 = uploaded_image(label="Style 2 (optional)", elem_id="style_2", **image_kw)
                                 weight_2 = gr.Slider(0, 1, value=1.0, step=0.05, label="Weight of style 2",
                                                      elem_id="weight_2")
-                        painting = _famous_paintings(bank, style)
+                        painting = _famous_paintings(banks, style, model)
                         with gr.Accordion("Spatial control: mask (optional)", open=False):
                             gr.Markdown("White areas get style 1, black areas style 2; with one style, black stays "
                                         "the photo.")
@@ -423,7 +544,7 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
                             info="larger is sharper and slower; original: the photo's own size",
                         )
                         preserve_color = gr.Checkbox(label="Keep the photo's colours", elem_id="preserve_color")
-                inputs = [content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size, painting]
+                inputs = [content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size, painting, model]
                 gr.Examples(
                     _examples(),
                     inputs=[content, style, style_2, mask, alpha, preserve_color],
@@ -431,9 +552,12 @@ def build_demo(stylizer: Stylizer, model_name: str = "") -> gr.Blocks:
                     examples_per_page=6,
                 )
                 run.click(stylize, inputs=inputs, outputs=result, api_name="stylize")
-            build_video_tab(stylizer)
+            build_video_tab(stylizers, model)
+        shown = (f"Model: `{model_name or 'custom'}` · backend `{getattr(next(iter(stylizers.values())).backend, 'name', '?')}`"
+                 if len(stylizers) == 1 else "Models: " + ", ".join(
+                     f"`{name}` ({getattr(s.backend, 'name', '?')})" for name, s in stylizers.items()))
         gr.Markdown(
-            f"Model: `{model_name or 'custom'}` · backend `{getattr(stylizer.backend, 'name', '?')}` · "
+            shown + " · "
             "API: `gradio_client.Client(url).predict(handle_file(photo), handle_file(style), 0.8, "
             'api_name="/stylize")`'
             + (" · [Stylize in your own browser](web/): the lite model runs in the tab, nothing is uploaded"
@@ -488,8 +612,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="AdaIN style transfer web demo.")
     p.add_argument(
         "--model",
-        default=os.environ.get("ADAIN_MODEL", DEFAULT_MODEL),
-        help=f"Hub id or local folder (env ADAIN_MODEL; default {DEFAULT_MODEL}, falling back to "
+        action="append",
+        dest="models",
+        metavar="[NAME=]MODEL",
+        help=f"Hub id or local folder; give it again to offer several models, NAME= to name one on the page "
+             f"(env ADAIN_MODELS, comma-separated, or ADAIN_MODEL; default {DEFAULT_MODEL}, falling back to "
              f"{BUNDLED_MODEL.name}/; adain-hub/adain-vgg19 for the paper's VGG-19 model)",
     )
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to bind")
@@ -501,7 +628,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.models:
+        listed = [m.strip() for m in os.environ.get("ADAIN_MODELS", "").split(",") if m.strip()]
+        args.models = listed or [os.environ.get("ADAIN_MODEL", DEFAULT_MODEL)]
+    args.model = args.models[0]  # the default model (the first)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,17 +641,33 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests
     try:
-        model, source = load_model(args.model)
-        stylizer = make_stylizer(model, args.backend)
-    except hub.ModelLoadError as exc:  # a missing or broken local folder: one line, no fallback
+        named = named_models(args.models)
+    except ValueError as exc:
         log.error("%s", exc)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - a backend that cannot start here, say
-        log.error("cannot start the %s backend: %s", args.backend, one_line(exc))
-        return 1
-    log.info("model: %s; backend: %s", source, stylizer.backend.name)
+        return 2
+    stylizers: dict[str, Stylizer] = {}
+    sources: list[str] = []
+    by_spec: dict[str, tuple[Stylizer, str]] = {}
+    for name, spec in named.items():  # each model loaded once, with its own Stylizer (and cache)
+        if spec in by_spec:  # the same model under a second name: shared, not loaded again
+            stylizers[name], source = by_spec[spec]
+            sources.append(source)
+            continue
+        try:
+            model, source = load_model(spec)
+            stylizers[name] = make_stylizer(model, args.backend)
+            by_spec[spec] = stylizers[name], source
+        except hub.ModelLoadError as exc:  # a missing or broken local folder: one line, no fallback
+            log.error("%s", exc)
+            return 1
+        except Exception as exc:  # noqa: BLE001 - a backend that cannot start here, say
+            log.error("cannot start the %s backend: %s", args.backend, one_line(exc))
+            return 1
+        sources.append(source)
+        log.info("model %s: %s; backend: %s", name, source, stylizers[name].backend.name)
+    demo = build_demo(next(iter(stylizers.values())), sources[0]) if len(stylizers) == 1 else build_demo(stylizers)
     try:
-        launch(build_demo(stylizer, source), server_name=args.host, server_port=args.port, share=args.share)
+        launch(demo, server_name=args.host, server_port=args.port, share=args.share)
     except OSError as exc:  # gradio's message names launch(); ours names the flag
         reason = one_line(exc, 160)
         hint = "; choose another with --port or GRADIO_SERVER_PORT" if "port" in reason.lower() else ""

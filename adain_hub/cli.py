@@ -1,5 +1,5 @@
-"""The ``adain`` command line: ``adain stylize``, ``adain eval`` and ``adain export``. This module does
-the talking."""
+"""The ``adain`` command line: ``adain stylize``, ``adain eval``, ``adain export`` and ``adain
+stylize-dataset``. This module does the talking."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="content images or videos, or folders searched recursively")
-    p.add_argument("--style", nargs="+", required=True, metavar="S", help="one or more style images")
+    p.add_argument("--style", nargs="+", required=True, metavar="S",
+                   help="one or more style images, or names of paintings in the model's style bank "
+                        "(van-gogh-madame-roulin, ...; listed in the model card)")
     p.add_argument("--weights", nargs="+", type=float, default=None, metavar="W",
                    help="interpolation weight per style (scaled to sum to 1; default equal)")
     p.add_argument("--alpha", type=float, default=1.0, help="content-style trade-off in [0, 1] (default 1)")
@@ -113,6 +115,89 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     x.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset (default 18)")
     x.set_defaults(func=cmd_export)
+
+    # -- stylize-dataset -------------------------------------------------------------------
+    d = sub.add_parser(
+        "stylize-dataset",
+        help="stylized copies of a whole dataset: structure kept, resumable, batched, multi-process",
+        description="Stylize every image of SRC (a folder, walked recursively, or a Hub dataset id) into OUT, "
+                    "mirroring SRC's relative paths and names (or, with --to-dataset, into parquet shards "
+                    "load_dataset reads); OUT/manifest.csv lists every output and every refused input. "
+                    "Under accelerate launch or torchrun each process takes its share. See docs/datasets.md.",
+        epilog=STYLIZE_DATASET_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d.add_argument("source", metavar="SRC", help="folder of images, or a Hub dataset id (read with datasets)")
+    d.add_argument("out", type=Path, metavar="OUT", help="output folder (created if missing)")
+    d.add_argument("--styles", type=Path, default=None,
+                   help="folder of paintings, or a style bank file (default: the model's own bank)")
+    d.add_argument("--per-image", type=int, default=1, metavar="N", help="stylized versions of each image (default 1)")
+    d.add_argument("--alpha", type=float, nargs="+", default=[1.0], metavar="A",
+                   help="content-style trade-off in [0, 1]; two values LO HI: drawn per output (default 1)")
+    d.add_argument("--center-crop", type=int, default=None, metavar="C",
+                   help="shorter side to C*256/224, then the centre C x C (Stylized-ImageNet: 224)")
+    d.add_argument("--size", type=int, default=None,
+                   help="cap on the longer side; 0: each photo at its own size, tiled when big (default 512)")
+    d.add_argument("--format", choices=["png", "jpg", "webp"], default="png", help="output format (default png)")
+    d.add_argument("--quality", type=int, default=95, help="jpg and webp quality, 1-100 (default 95)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the styles and alphas drawn (default 0)")
+    d.add_argument("--batch-size", type=int, default=16, help="outputs a pass through the network (default 16)")
+    d.add_argument("--to-dataset", action="store_true",
+                   help="write a datasets dataset (parquet shards in OUT/data) instead of image files")
+    d.add_argument("--shard-size", type=int, default=1000, metavar="N",
+                   help="inputs a parquet shard (default 1000); a shard is redone whole after an interruption")
+    d.add_argument("--datasets", action="store_true",
+                   help="read a local folder with datasets' imagefolder (keeps metadata.csv columns)")
+    d.add_argument("--image-column", default="image", help="datasets sources: the image column (default image)")
+    d.add_argument("--split", default="train", help="datasets sources: the split (default train)")
+    d.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
+    d.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"], default="auto",
+                   help="inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs)")
+    d.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the network runs (default auto: a CUDA GPU, one per process, when there is one)")
+    d.add_argument("--memory-budget", type=float, default=None, metavar="MB",
+                   help="memory a pass may use besides the model; bigger photos run alone, in tiles (default 2048)")
+    d.set_defaults(func=cmd_stylize_dataset)
+
+    # -- finetune --------------------------------------------------------------------------
+    f = sub.add_parser(
+        "finetune",
+        help="fine-tune a model on your own paintings, measure it before and after, and share it",
+        description="Fine-tune --model on the paintings in --styles within --minutes (measurement included): about "
+                    "one painting in five and a few photos are held back, the base and the fine-tune are scored on "
+                    "them and on paintings by others, and OUT/model gets the weights, a style bank of your paintings, "
+                    "the before/after table and contact sheet, and a model card. See docs/finetune.md.",
+        epilog=FINETUNE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    f.add_argument("--styles", type=Path, required=True, help="folder of your paintings (one painter or one style; "
+                   "at least 10, 30 or more is better)")
+    f.add_argument("--photos", default=None, help="folder of photos, or a Hub dataset id (default: the Hub's "
+                   "detection-datasets/coco, when online)")
+    f.add_argument("--minutes", type=float, default=15.0,
+                   help="wall-clock budget of the whole run, both measurements included (default 15)")
+    f.add_argument("--out", type=Path, required=True, help="output folder; the model goes to OUT/model")
+    f.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
+    f.add_argument("--push-to-hub", default=None, metavar="REPO", help="upload OUT/model to this Hub repository")
+    f.add_argument("--private", action="store_true", help="with --push-to-hub: create the repository private")
+    f.add_argument("--keep-styles", default=None, metavar="DIR_OR_HUB_ID",
+                   help="paintings like the base's, a fixed subset of which is mixed in so that it does not forget "
+                        "them (default: the development data beside this repository, else huggan/wikiart online)")
+    f.add_argument("--keep-count", type=int, default=410, help="how many of them (default 410: 10 per style folder)")
+    f.add_argument("--user-share", type=float, default=0.5,
+                   help="share of training paintings drawn from yours: 1/2, 1/3, 1/4 ... (default 0.5)")
+    f.add_argument("--others", type=Path, default=None,
+                   help="folder of paintings by others to measure on (default: the 8 paintings of examples/)")
+    f.add_argument("--eval-photos", type=int, default=8, help="photos held out to measure on (default 8)")
+    f.add_argument("--eval-size", type=int, default=384, help="longer side the measurement runs at (default 384)")
+    f.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
+    f.add_argument("--image-size", type=int, default=None,
+                   help="training crop (default: the base's last, capped by your smallest painting)")
+    f.add_argument("--max-steps", type=int, default=None, help="stop after this many steps, if sooner")
+    f.add_argument("--judge", default=VGG_MODEL,
+                   help="VGG-19 model: the loss network, and the judge of both measurements (default: the bundled one)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the held-out picks and of training (default 0)")
+    f.set_defaults(func=cmd_finetune)
     return parser
 
 
@@ -133,6 +218,34 @@ exit status:
   1  some inputs were skipped (one "error: PATH: why" line each; every good input is
      still written), or the run failed (style, mask or model unusable)
   2  bad usage (flags that do not fit together)
+"""
+
+FINETUNE_EPILOG = """\
+examples:
+  adain finetune --styles my_paintings/ --photos photos/ --minutes 15 --out runs/mine
+  adain finetune --styles my_paintings/ --out runs/mine --push-to-hub me/my-painter-adain   # photos from the Hub
+
+exit status:
+  0  the model was written (and pushed, with --push-to-hub)
+  1  the run failed (too few or unusable paintings, a model that cannot load, ...), or the push
+     did (OUT/model is then ready for `hf upload REPO OUT/model`)
+  2  bad usage (flags that do not fit together; --photos needed offline)
+"""
+
+STYLIZE_DATASET_EPILOG = """\
+examples:
+  adain stylize-dataset imagenet/train sin/train --styles paintings/ --center-crop 224   # Stylized-ImageNet
+  adain stylize-dataset coco/ out/ --styles paintings/ --per-image 3 --alpha 0.5 1 --size 0 --format jpg
+  adain stylize-dataset photos/ out/ --styles bank.safetensors --to-dataset
+  torchrun --nproc_per_node 8 --no-python adain stylize-dataset SRC OUT --styles paintings/
+
+The style and alpha of each output depend only on --seed, the image's relative path and the
+version number. Run the same command again to resume: outputs already written are skipped.
+
+exit status:
+  0  every input was stylized
+  1  some inputs were refused (one "error: PATH: why" line each, and a manifest row), or the run failed
+  2  bad usage
 """
 
 USAGE_ERROR, FAILURE = 2, 1
@@ -215,8 +328,13 @@ def _stylize(args: argparse.Namespace) -> int:
     from .video import is_video_file
 
     _check_stylize_flags(args)
+    # a style that is not a file may be a painting of the model's style bank, looked up once it is loaded
+    banked = [s for s in args.style if not Path(s).exists()]
+    if banked and (args.preserve_color or args.method != "adain"):
+        raise CliError(f"{banked[0]}: no such file (a style bank's painting works without --preserve-color "
+                       "and --method wct, which need the painting itself)", USAGE_ERROR)
     try:  # styles and masks are needed by every input: any problem ends the run before it starts
-        styles = [load_image(s) for s in args.style]
+        styles: list = [None if s in banked else load_image(s) for s in args.style]
         masks = None if args.mask is None else [load_image(m, min_side=1) for m in args.mask]
     except ImageError as exc:
         raise CliError(str(exc)) from None
@@ -228,6 +346,8 @@ def _stylize(args: argparse.Namespace) -> int:
         return FAILURE
 
     model = _load_model(args.model, args.device)
+    if banked:
+        styles = _bank_styles(model, args.style, styles)
     try:
         # each photo is seen once and each style encoded once below: nothing to cache
         stylizer = Stylizer(model, backend=args.backend, size=args.size, style_size=args.size or FULL_SIZE_STYLE_SIDE,
@@ -281,6 +401,22 @@ def _stylize(args: argparse.Namespace) -> int:
         noun = "file(s)" if any(is_video_file(f) for f in files) else "image(s)"
         _say(f"wrote {written} {noun} to {args.out}{skipped}")
     return FAILURE if failed else 0
+
+
+def _bank_styles(model: AdaIN, specs: list[str], styles: list) -> list:
+    """``styles`` with each missing one (``None``) taken from the model's style bank by name, or a
+    one-line error naming it."""
+    from .style_bank import StyleBank, StyleBankError
+
+    missing = next(s for s, style in zip(specs, styles) if style is None)
+    try:
+        bank = StyleBank.from_pretrained(model)
+    except StyleBankError:
+        raise CliError(f"{missing}: no such file (and this model has no style bank to find it in)") from None
+    try:
+        return [bank[s] if style is None else style for s, style in zip(specs, styles)]
+    except StyleBankError as exc:
+        raise CliError(f"no such file: {exc}") from None
 
 
 def _collect_inputs(inputs: list[str], out: Path) -> tuple[list[Path], list[str]]:
@@ -549,6 +685,32 @@ def _named_models(specs: list[str]) -> dict[str, str]:
             raise CliError(f"--model: the name {name!r} is given twice", USAGE_ERROR)
         named[name] = source
     return named
+
+
+def cmd_stylize_dataset(args: argparse.Namespace) -> int:
+    """``adain stylize-dataset``: the work is in :mod:`adain_hub.dataset_command`."""
+    from .dataset_command import CommandError, run
+
+    def command(args: argparse.Namespace) -> int:
+        try:
+            return run(args, _say)
+        except CommandError as exc:
+            raise CliError(str(exc), exc.code) from None
+
+    return _run(command, args, "outputs written are complete; run the same command again to resume")
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """``adain finetune``: the work is in :mod:`adain_hub.finetune_command`."""
+    from .finetune_command import CommandError, run
+
+    def command(args: argparse.Namespace) -> int:
+        try:
+            return run(args, _say)
+        except CommandError as exc:
+            raise CliError(str(exc), exc.code) from None
+
+    return _run(command, args, "OUT/model is complete only once the command says it wrote it")
 
 
 def cmd_export(args: argparse.Namespace) -> int:

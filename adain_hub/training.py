@@ -478,13 +478,17 @@ def train(
     accelerator: Accelerator,
     on_step: StepCallback | None = None,
     on_sample: Callable[[int, Tensor], None] | None = None,
+    stop_at: float | None = None,
 ) -> AdaIN:
     """Train the decoder; returns the unwrapped model (also saved in ``output_dir/model``).
 
     ``on_step(step, logs)`` is called after every optimizer step (for a progress bar; the losses in
     ``logs`` are read every ``log_every`` steps, since reading them waits for the device);
     ``on_sample(step, grid)`` with a (content | style | output) image grid every ``sample_every``.
-    ``output_dir/throughput.json`` records steps/s and images/s as the run goes.
+    ``output_dir/throughput.json`` records steps/s and images/s as the run goes. ``stop_at``, a
+    ``time.monotonic()`` instant, ends the run cleanly there (as ``time_limit_minutes`` does, but
+    counting the data setup and the target caches' fill too: what a caller with a fixed wall-clock
+    budget, such as ``adain finetune``, needs); at least one step is always taken.
     """
     output_dir = Path(config.output_dir)
     model, loss_network = build_model(config)
@@ -536,7 +540,7 @@ def train(
         caches = make_caches(config, loss_module, contents, styles, seed)
         data_seconds = time.perf_counter() - data_started
         return _train_loop(config, accelerator, loss_module, optimizer, scheduler, contents, styles, caches,
-                           latest, start_step, history, data_seconds, on_step, on_sample)
+                           latest, start_step, history, data_seconds, on_step, on_sample, stop_at)
     finally:
         contents.close()
         styles.close()
@@ -557,6 +561,7 @@ def _train_loop(
     data_seconds: float,
     on_step: StepCallback | None,
     on_sample: Callable[[int, Tensor], None] | None,
+    stop_at: float | None = None,
 ) -> AdaIN:
     """The loop of :func:`train`, once the model, optimizer and feeds exist (the feeds are closed by
     the caller, whatever happens here)."""
@@ -601,6 +606,7 @@ def _train_loop(
     started = time.monotonic()
     last_write = 0.0
     deadline = started + 60 * config.time_limit_minutes if config.time_limit_minutes else float("inf")
+    deadline = min(deadline, stop_at) if stop_at is not None else deadline
     max_steps = config.max_steps
     while step < max_steps:
         with accelerator.accumulate(loss_module):

@@ -6,6 +6,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -237,3 +238,77 @@ def test_video_endpoint_returns_the_clip_stylized_with_every_frame(served, tmp_p
     with pytest.raises(AppError, match="Video: not a video"):
         client.predict(handle_file(tmp_path / "notes.mp4"), handle_file(FIXTURES / "brick.png"),
                        api_name="/stylize_video")
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory) -> dict[str, Any]:
+    """Two tiny models under their page names: "plain" (VGG, no style bank) first, "painter" (lite, with a
+    bank of two paintings) second, as a community fine-tune would sit next to the default."""
+    import torch
+
+    from adain_hub import AdaIN, AdaINConfig, StyleBank
+
+    from .conftest import TINY, responsive
+
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    responsive(AdaIN(TINY)).save_pretrained(root / "plain")
+    painter = responsive(AdaIN(AdaINConfig(architecture="lite", channels=(4, 8))), seed=1)
+    painter.save_pretrained(root / "painter")
+    StyleBank.from_images(painter, [FIXTURES / "coffee.png", FIXTURES / "brick.png"], names=["warm", "grey"],
+                          size=64).save(root / "painter")
+    return {name: root / name for name in ("plain", "painter")}
+
+
+def test_several_models_on_one_page_each_with_its_own_gallery(two_models):
+    stylizers = {name: app.make_stylizer(app.load_model(str(path))[0], "fp32") for name, path in two_models.items()}
+    demo = app.build_demo(stylizers)
+    _, url, _ = app.launch(demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                           ssr_mode=False, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        content, style = FIXTURES / "chelsea.png", FIXTURES / "gravel.png"
+        first = client.predict(handle_file(content), handle_file(style), 1.0, size=256, api_name="/stylize")
+        second = client.predict(handle_file(content), handle_file(style), 1.0, size=256, model="painter",
+                                api_name="/stylize")
+        for out, name in ((first, "plain"), (second, "painter")):  # an old call (no model) gets the first model
+            expected = np.asarray(stylizers[name](content, style, size=256), dtype=np.float32) / 255.0
+            assert np.abs(as_array(out) - expected).mean() < 1e-3, name
+        assert np.abs(as_array(first) - as_array(second)).mean() > 0.01
+        famous = client.predict(handle_file(content), None, 1.0, size=256, painting="warm", model="painter",
+                                api_name="/stylize")
+        assert Image.open(famous).size == output_size(451, 300, 256)
+        with pytest.raises(AppError, match="No famous painting named 'warm'"):  # the first model has no bank
+            client.predict(handle_file(content), None, 1.0, size=256, painting="warm", api_name="/stylize")
+        with pytest.raises(AppError, match="nope is not in the list of choices"):  # gradio's dropdown says so
+            client.predict(handle_file(content), handle_file(style), 1.0, model="nope", api_name="/stylize")
+    finally:
+        demo.close()
+    # picking a model shows its own gallery (and clears the pick); a model without a bank hides it
+    follow = next(f.fn for f in demo.fns.values() if f.name == "follow")
+    accordion, gallery, pick = follow("painter")
+    assert accordion.visible and accordion.label == "Famous paintings (2)" and pick == ""
+    assert [item["caption"] for item in gallery.value] == ["warm", "grey"]
+    accordion, gallery, _ = follow("plain")
+    assert not accordion.visible
+
+
+def test_models_from_flags_or_env_are_each_loaded_once(two_models, monkeypatch):
+    loads, launched = [], []
+    real = app.load_model
+    monkeypatch.setattr(app, "load_model", lambda name: loads.append(name) or real(name))
+    monkeypatch.setattr(app, "launch", lambda demo, **kw: launched.append(demo))
+    plain, painter = str(two_models["plain"]), str(two_models["painter"])
+    assert app.main(["--model", plain, "--model", f"kuindzhi={painter}", "--model", f"again={painter}",
+                     "--backend", "fp32"]) == 0
+    assert loads == [plain, painter] and len(launched) == 1  # the same model under two names: loaded once
+    stylize = next(f for f in launched[0].fns.values() if f.name == "stylize")
+    assert [b.elem_id for b in stylize.inputs][-1] == "model"  # the new input comes last: old calls keep working
+    dropdown = next(b for b in stylize.inputs if b.elem_id == "model")
+    assert dropdown.choices == [(plain, plain), ("kuindzhi", "kuindzhi"), ("again", "again")] and dropdown.visible
+    monkeypatch.setenv("ADAIN_MODELS", f"{plain}, {painter}")
+    monkeypatch.setenv("ADAIN_MODEL", "ignored/when-ADAIN_MODELS-is-set")
+    assert app.parse_args([]).models == [plain, painter]
+    assert app.named_models([plain, f"b={painter}"]) == {plain: plain, "b": painter}
+    with pytest.raises(ValueError, match="given twice"):
+        app.named_models(["a=x", "a=y"])
