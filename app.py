@@ -36,7 +36,7 @@ from starlette.staticfiles import StaticFiles  # noqa: E402
 
 from adain_hub import hub  # noqa: E402
 from adain_hub.backends import BACKENDS  # noqa: E402
-from adain_hub.hub import looks_like_path  # noqa: E402
+from adain_hub.hub import looks_like_path, named_models  # noqa: E402
 from adain_hub.images import ImageError, load_image, one_line  # noqa: E402
 from adain_hub.model import AdaIN  # noqa: E402
 from adain_hub.style_bank import StyleBank, StyleBankError  # noqa: E402
@@ -158,8 +158,12 @@ def model_bank(model: AdaIN) -> StyleBank | None:
         return None
 
 
-def make_stylize_fn(stylizer: Stylizer, bank: StyleBank | None = None):
-    """The function behind the button and the ``/stylize`` API endpoint."""
+def make_stylize_fn(stylizers: Stylizer | Mapping[str, Stylizer], banks: Mapping[str, StyleBank | None] | None = None):
+    """The function behind the button and the ``/stylize`` API endpoint, over the app's models (by
+    name; a lone Stylizer is the only one) and their style banks."""
+    if isinstance(stylizers, Stylizer):
+        stylizers = {"": stylizers}
+    banks = banks or {}
 
     def stylize(
         content: str | None,
@@ -172,6 +176,7 @@ def make_stylize_fn(stylizer: Stylizer, bank: StyleBank | None = None):
         mask: str | None = None,
         size: int = DEFAULT_SIZE,
         painting: str | None = None,
+        model: str | None = None,
     ) -> Image.Image:
         """Stylize ``content`` with ``style`` (and optionally ``style_2``, blended by weight).
 
@@ -187,9 +192,13 @@ def make_stylize_fn(stylizer: Stylizer, bank: StyleBank | None = None):
                 areas stay the photo).
             size: longer side, in pixels, at which the network runs and the result comes back
                 (0: the photo's own size).
-            painting: the name of a famous painting of the model's style bank, used as style 1 when
-                no style 1 image is given.
+            painting: the name of a famous painting of the chosen model's style bank, used as style 1
+                when no style 1 image is given.
+            model: which of the app's models stylizes (default: the first; last, so that older API
+                calls keep working).
         """
+        stylizer = _chosen(stylizers, model)
+        bank = banks.get(model or next(iter(stylizers)))
         if content is None:
             raise user_error("Add a content photo first.")
         famous = None
@@ -238,70 +247,14 @@ def make_stylize_fn(stylizer: Stylizer, bank: StyleBank | None = None):
     return stylize
 
 
-def named_models(specs: list[str]) -> dict[str, str]:
-    """``--model`` values as the name shown in the app -> folder or Hub id: ``NAME=MODEL``, or the id or
-    folder as given (which is then its name too)."""
-    named: dict[str, str] = {}
-    for spec in specs:
-        name, sep, source = spec.partition("=")
-        name, source = (name.strip(), source.strip()) if sep else (spec.strip(), spec.strip())
-        if not name or not source:
-            raise ValueError(f"--model {spec!r}: give MODEL or NAME=MODEL")
-        if name in named:
-            raise ValueError(f"--model: the name {name!r} is given twice")
-        named[name] = source
-    return named
-
-
-def _chosen(fns: Mapping[str, Any], model: str | None) -> Any:
-    """The function of the model picked by name (the first model when none is named)."""
+def _chosen(per_model: Mapping[str, Any], model: str | None) -> Any:
+    """What the app keeps for the model picked by name (its Stylizer, its function), the first
+    model's when none is named; a name it does not have is the user's error."""
     if not model:
-        return next(iter(fns.values()))
-    if model not in fns:
-        raise user_error(f"No model named {model!r} here; the models are: {', '.join(fns)}.")
-    return fns[model]
-
-
-def make_choice_fn(stylizers: Mapping[str, Stylizer], banks: Mapping[str, StyleBank | None]):
-    """The ``/stylize`` function over several models: :func:`make_stylize_fn`'s, plus ``model`` (last,
-    so older API calls keep working: they get the first model)."""
-    fns = {name: make_stylize_fn(s, banks.get(name)) for name, s in stylizers.items()}
-
-    def stylize(
-        content: str | None,
-        style: str | None,
-        alpha: float = 1.0,
-        style_2: str | None = None,
-        weight: float = 1.0,
-        weight_2: float = 1.0,
-        preserve_color: bool = False,
-        mask: str | None = None,
-        size: int = DEFAULT_SIZE,
-        painting: str | None = None,
-        model: str | None = None,
-    ) -> Image.Image:
-        """Stylize ``content`` with ``style`` (and optionally ``style_2``, blended by weight).
-
-        Args:
-            content: the photo.
-            style: the first style image (a painting, a texture).
-            alpha: content-style trade-off in [0, 1]; 1 is full style.
-            style_2: optional second style image.
-            weight: weight of the first style when blending two.
-            weight_2: weight of the second style.
-            preserve_color: keep the photo's colours.
-            mask: optional mask; white = first style, black = second style (with one style, black
-                areas stay the photo).
-            size: longer side, in pixels, at which the network runs and the result comes back
-                (0: the photo's own size).
-            painting: the name of a famous painting of the chosen model's style bank, used as style 1
-                when no style 1 image is given.
-            model: which of the app's models stylizes (default: the first).
-        """
-        return _chosen(fns, model)(content, style, alpha, style_2, weight, weight_2, preserve_color, mask, size,
-                                   painting)
-
-    return stylize
+        return next(iter(per_model.values()))
+    if model not in per_model:
+        raise user_error(f"No model named {model!r} here; the models are: {', '.join(per_model)}.")
+    return per_model[model]
 
 
 def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
@@ -484,7 +437,7 @@ def build_demo(stylizer: Stylizer | Mapping[str, Stylizer], model_name: str = ""
     if not stylizers:
         raise ValueError("build_demo needs at least one model")
     banks = {name: model_bank(s.model) for name, s in stylizers.items()}
-    stylize = make_choice_fn(stylizers, banks)
+    stylize = make_stylize_fn(stylizers, banks)
     image_kw = dict(sources=["upload", "clipboard"], height=240)
 
     with gr.Blocks(title="AdaIN style transfer") as demo:

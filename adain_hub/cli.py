@@ -672,45 +672,43 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _named_models(specs: list[str]) -> dict[str, str]:
-    """``--model`` values as method name -> folder or Hub id: ``NAME=MODEL``, or the path as given;
-    a single model keeps the name ``adain-hub`` that reports have always used."""
+    """``--model`` values as method name -> folder or Hub id (:func:`~adain_hub.hub.named_models`); a
+    single model keeps the name ``adain-hub`` that reports have always used."""
+    from .hub import named_models
+
     if len(specs) == 1 and "=" not in specs[0]:
         return {"adain-hub": specs[0]}
-    named: dict[str, str] = {}
-    for spec in specs:
-        name, _, source = spec.partition("=") if "=" in spec else (spec, "", spec)
-        if not name or not source:
-            raise CliError(f"--model {spec!r}: give MODEL or NAME=MODEL", USAGE_ERROR)
-        if name in named:
-            raise CliError(f"--model: the name {name!r} is given twice", USAGE_ERROR)
-        named[name] = source
-    return named
+    try:
+        return named_models(specs)
+    except ValueError as exc:
+        raise CliError(str(exc), USAGE_ERROR) from None
 
 
 def cmd_stylize_dataset(args: argparse.Namespace) -> int:
     """``adain stylize-dataset``: the work is in :mod:`adain_hub.dataset_command`."""
-    from .dataset_command import CommandError, run
+    from . import dataset_command
 
-    def command(args: argparse.Namespace) -> int:
-        try:
-            return run(args, _say)
-        except CommandError as exc:
-            raise CliError(str(exc), exc.code) from None
-
-    return _run(command, args, "outputs written are complete; run the same command again to resume")
+    return _delegate(dataset_command, args, "outputs written are complete; run the same command again to resume")
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     """``adain finetune``: the work is in :mod:`adain_hub.finetune_command`."""
-    from .finetune_command import CommandError, run
+    from . import finetune_command
+
+    return _delegate(finetune_command, args, "OUT/model is complete only once the command says it wrote it")
+
+
+def _delegate(module, args: argparse.Namespace, on_interrupt: str) -> int:
+    """Run a command whose work lives in ``module`` (its ``run(args, say)``); its ``CommandError``
+    becomes the one line and exit code every command ends with."""
 
     def command(args: argparse.Namespace) -> int:
         try:
-            return run(args, _say)
-        except CommandError as exc:
+            return module.run(args, _say)
+        except module.CommandError as exc:
             raise CliError(str(exc), exc.code) from None
 
-    return _run(command, args, "OUT/model is complete only once the command says it wrote it")
+    return _run(command, args, on_interrupt)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -100,3 +100,19 @@ def load_model(name: str | os.PathLike, online: bool | None = None) -> AdaIN:
         raise ModelLoadError(f"{text}: cannot load model ({one_line(exc)})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
+
+
+def named_models(specs: list[str]) -> dict[str, str]:
+    """``--model`` values (the app's, ``adain eval``'s) as name -> folder or Hub id: ``NAME=MODEL``, or
+    the id or folder as given (which is then its name too). ``ValueError`` for an empty part or a name
+    given twice."""
+    named: dict[str, str] = {}
+    for spec in specs:
+        name, sep, source = spec.partition("=")
+        name, source = (name.strip(), source.strip()) if sep else (spec.strip(), spec.strip())
+        if not name or not source:
+            raise ValueError(f"--model {spec!r}: give MODEL or NAME=MODEL")
+        if name in named:
+            raise ValueError(f"--model: the name {name!r} is given twice")
+        named[name] = source
+    return named
