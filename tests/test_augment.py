@@ -8,7 +8,6 @@ import pickle
 
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from adain_hub import AdaIN, AdaINConfig, StyleAugment, StyleBank, Stylizer
 from adain_hub.stylizer import StyleFeatures
@@ -140,29 +139,6 @@ def test_a_folder_of_paintings_is_encoded_once(lite, tmp_path):
     assert augment.bank.names == ("brick", "rocket")
 
 
-class _Photos(Dataset):
-    def __init__(self, photos: torch.Tensor, transform) -> None:
-        self.photos, self.transform = photos, transform
-
-    def __len__(self) -> int:
-        return len(self.photos)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.transform(self.photos[i])
-
-
-def test_pickles_into_dataloader_workers_and_composes_with_torchvision(lite, bank, photos):
-    from torchvision.transforms import v2
-
-    augment = StyleAugment(lite, bank, p=1.0, seed=5)
-    copy = pickle.loads(pickle.dumps(augment))
-    assert torch.equal(copy(photos), StyleAugment(lite, bank, p=1.0, seed=5)(photos))
-    pipeline = v2.Compose([v2.ToDtype(torch.float32, scale=True), augment, v2.RandomHorizontalFlip(p=0.0)])
-    loader = DataLoader(_Photos((photos * 255).to(torch.uint8), pipeline), batch_size=3, num_workers=2)
-    batches = list(loader)
-    assert [b.shape for b in batches] == [(3, 3, 40, 52)] * 2 and all(b.dtype == torch.float32 for b in batches)
-
-
 def test_to_moves_the_work_and_keeps_the_draws(lite, bank, photos):
     augment = StyleAugment(lite, bank, p=1.0, seed=2)
     first = augment(photos)
@@ -174,18 +150,64 @@ def test_feature_statistics_only_styles_are_styles(lite, bank):
     assert isinstance(bank[0], StyleFeatures) and bank[0].features is None
 
 
-def test_seeded_workers_draw_their_own_styles_and_repeat_them(lite, bank, photos):
-    """Forked workers start with copies of one generator: each re-seeds from the seed and the worker's
-    seed, so two workers given the same photo stylize it differently, each epoch differs, and an
-    epoch repeats after torch.manual_seed."""
-    same = photos[:1].expand(4, -1, -1, -1)
-    augment = StyleAugment(lite, bank, p=1.0, seed=7)
-    loader = DataLoader(_Photos(same, augment), batch_size=1, num_workers=2)
-    torch.manual_seed(0)
-    first = [b[0] for b in loader]
-    second = [b[0] for b in loader]
-    torch.manual_seed(0)
-    again = [b[0] for b in loader]
-    assert all(torch.equal(a, b) for a, b in zip(first, again))
-    assert not torch.equal(first[0], first[1])  # worker 0 and worker 1, same photo
-    assert not all(torch.equal(a, b) for a, b in zip(first, second))  # the next epoch: other styles
+# DataLoader workers are forked from the process that runs them: these run in a fresh interpreter, so that
+# the forks (of a process whose OpenVINO and torch thread pools are up) leave the test process as they found it
+# (in one pytest process a later test's spawned worker crashed after them).
+LOADER_SCRIPT = """
+import pickle, sys
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+from adain_hub import AdaIN, StyleAugment, StyleBank
+
+folder = sys.argv[1]
+lite = AdaIN.from_pretrained(folder)
+bank = StyleBank.load(folder, lite)
+photos = torch.load(folder + "/photos.pt")
+
+
+class Photos(Dataset):
+    def __init__(self, photos, transform):
+        self.photos, self.transform = photos, transform
+
+    def __len__(self):
+        return len(self.photos)
+
+    def __getitem__(self, i):
+        return self.transform(self.photos[i])
+
+
+# pickles into workers, and composes with torchvision
+augment = StyleAugment(lite, bank, p=1.0, seed=5)
+copy = pickle.loads(pickle.dumps(augment))
+assert torch.equal(copy(photos), StyleAugment(lite, bank, p=1.0, seed=5)(photos))
+pipeline = v2.Compose([v2.ToDtype(torch.float32, scale=True), augment, v2.RandomHorizontalFlip(p=0.0)])
+batches = list(DataLoader(Photos((photos * 255).to(torch.uint8), pipeline), batch_size=3, num_workers=2))
+assert [b.shape for b in batches] == [(3, 3, 40, 52)] * 2 and all(b.dtype == torch.float32 for b in batches)
+
+# seeded workers: each re-seeds from the seed and the worker's seed, so two workers given the same photo
+# stylize it differently, each epoch differs, and an epoch repeats after torch.manual_seed
+same = photos[:1].expand(4, -1, -1, -1)
+loader = DataLoader(Photos(same, StyleAugment(lite, bank, p=1.0, seed=7)), batch_size=1, num_workers=2)
+torch.manual_seed(0)
+first = [b[0] for b in loader]
+second = [b[0] for b in loader]
+torch.manual_seed(0)
+again = [b[0] for b in loader]
+assert all(torch.equal(a, b) for a, b in zip(first, again))
+assert not torch.equal(first[0], first[1])
+assert not all(torch.equal(a, b) for a, b in zip(first, second))
+print("ok")
+"""
+
+
+def test_dataloader_workers_pickle_it_compose_it_and_draw_their_own_styles(lite, bank, photos, tmp_path):
+    import subprocess
+    import sys
+
+    lite.save_pretrained(tmp_path)
+    bank.save(tmp_path)
+    torch.save(photos, tmp_path / "photos.pt")
+    done = subprocess.run([sys.executable, "-c", LOADER_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
