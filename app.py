@@ -257,8 +257,11 @@ def _chosen(per_model: Mapping[str, Any], model: str | None) -> Any:
     return per_model[model]
 
 
-def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
-    """The function behind the Video tab and the ``/stylize_video`` API endpoint."""
+def make_video_fn(stylizers: Stylizer | Mapping[str, Stylizer], max_seconds: float = MAX_VIDEO_SECONDS):
+    """The function behind the Video tab and the ``/stylize_video`` API endpoint, over the app's
+    models (by name; a lone Stylizer is the only one)."""
+    if isinstance(stylizers, Stylizer):
+        stylizers = {"": stylizers}
 
     def stylize_video(
         video: str | None,
@@ -266,6 +269,7 @@ def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
         alpha: float = 1.0,
         stabilize: bool = True,
         size: int = VIDEO_SIZES[0],
+        model: str | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> str:
         """Stylize a short clip with ``style``; returns the path of the stylized mp4 (audio kept).
@@ -276,7 +280,9 @@ def make_video_fn(stylizer: Stylizer, max_seconds: float = MAX_VIDEO_SECONDS):
             alpha: content-style trade-off in [0, 1]; 1 is full style.
             stabilize: keep the output stable over time (off: each frame on its own, which flickers).
             size: longer side, in pixels, of the frames that come back.
+            model: which of the app's models stylizes (default: the first).
         """
+        stylizer = _chosen(stylizers, model)
         if video is None:
             raise user_error("Add a video first.")
         if style is None:
@@ -328,38 +334,9 @@ def _pruned_video_folder() -> Path:
     return VIDEO_OUT
 
 
-def make_choice_video_fn(stylizers: Mapping[str, Stylizer]):
-    """The ``/stylize_video`` function over several models: ``model`` comes last (default: the first)."""
-    fns = {name: make_video_fn(s) for name, s in stylizers.items()}
-
-    def stylize_video(
-        video: str | None,
-        style: str | None,
-        alpha: float = 1.0,
-        stabilize: bool = True,
-        size: int = VIDEO_SIZES[0],
-        model: str | None = None,
-        progress: gr.Progress = gr.Progress(),
-    ) -> str:
-        """Stylize a short clip with ``style``; returns the path of the stylized mp4 (audio kept).
-
-        Args:
-            video: the clip (at most ``MAX_VIDEO_SECONDS`` long).
-            style: the style image.
-            alpha: content-style trade-off in [0, 1]; 1 is full style.
-            stabilize: keep the output stable over time (off: each frame on its own, which flickers).
-            size: longer side, in pixels, of the frames that come back.
-            model: which of the app's models stylizes (default: the first).
-        """
-        return _chosen(fns, model)(video, style, alpha, stabilize, size, progress)
-
-    return stylize_video
-
-
 def build_video_tab(stylizer: Stylizer | Mapping[str, Stylizer], model: gr.Dropdown | None = None) -> None:
     """The Video tab: a short clip and a style in, the stylized clip out (inside ``build_demo``); with
     several models, ``model`` is the page's model dropdown."""
-    stylizers = stylizer if isinstance(stylizer, Mapping) else {"": stylizer}
     with gr.Tab("Video (short clips)", elem_id="video_tab"):
         gr.Markdown(f"Stylize a clip of up to {MAX_VIDEO_SECONDS:g} s, the style encoded once; frames are kept "
                     "stable over time (untick to see the flicker of stylizing each frame on its own).")
@@ -376,7 +353,7 @@ def build_video_tab(stylizer: Stylizer | Mapping[str, Stylizer], model: gr.Dropd
                 size = gr.Radio(list(VIDEO_SIZES), value=VIDEO_SIZES[0], label="Frame size (longer side, px)",
                                 elem_id="video_size")
         inputs = [clip, painting, alpha, stabilize, size] + ([model] if model is not None else [])
-        run.click(make_choice_video_fn(stylizers), inputs=inputs, outputs=result, api_name="stylize_video")
+        run.click(make_video_fn(stylizer), inputs=inputs, outputs=result, api_name="stylize_video")
 
 
 # -- page -----------------------------------------------------------------------------------
