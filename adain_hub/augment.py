@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import get_worker_info
 
-from .backends import Backend
+from .backends import make_backend
 from .cores import available_cores
 from .model import AdaIN
 from .style_bank import StyleBank, StyleBankError
@@ -109,17 +109,10 @@ class StyleAugment(nn.Module):
         """Built on first use in each process: in a DataLoader worker, an OpenVINO engine gets its
         share of the cores (all of them in every worker would oversubscribe the CPU)."""
         if self._stylizer is None:
-            backend: str | Backend = self.backend_name
             worker = get_worker_info()
-            on_cpu = next(self.model.parameters()).device.type == "cpu"
-            if worker is not None and on_cpu and backend in ("auto", "openvino"):
-                try:
-                    from .openvino_backend import OpenVINOBackend
-
-                    backend = OpenVINOBackend(self.model, threads=max(1, available_cores() // worker.num_workers))
-                except ImportError:
-                    pass
-            self._stylizer = Stylizer(self.model, backend=backend, cache_size=0)
+            threads = max(1, available_cores() // worker.num_workers) if worker is not None else None
+            self._stylizer = Stylizer(self.model, backend=make_backend(self.model, self.backend_name, threads),
+                                      cache_size=0)
         return self._stylizer
 
     def _worker_generator(self) -> torch.Generator | None:

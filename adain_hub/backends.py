@@ -77,10 +77,11 @@ class TorchBackend:
         return self._decoder(self._prep(features)).float()
 
 
-def make_backend(model: AdaIN, name: str = "auto") -> Backend:
+def make_backend(model: AdaIN, name: str = "auto", threads: int | None = None) -> Backend:
     """Pick a backend by name; ``"auto"`` is OpenVINO on CPU when installed, else bf16 on CPU
     (fp32 where the CPU lacks native bf16), and fp16 in channels_last on CUDA GPUs (fp32 on
-    other accelerators)."""
+    other accelerators). ``threads``: OpenVINO's (default: every core this process may use);
+    processes or DataLoader workers sharing a CPU give each its share."""
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; choose one of {BACKENDS}")
     device = next(model.parameters()).device.type
@@ -98,7 +99,7 @@ def make_backend(model: AdaIN, name: str = "auto") -> Backend:
     if name == "openvino":
         from .openvino_backend import OpenVINOBackend
 
-        return OpenVINOBackend(model)
+        return OpenVINOBackend(model, threads=threads)
     return TorchBackend(model, _DTYPES[name])
 
 

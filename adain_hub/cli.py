@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable
+
+from .command import FAILURE, USAGE_ERROR, CommandError
+from .command import load_model as _load_model
 
 if TYPE_CHECKING:  # the package (torch) is imported only when a command runs: `adain --help` stays fast
     from PIL import Image
@@ -22,6 +24,13 @@ DEFAULT_MODEL = str(_REPO / "model_card_lite")
 # the paper's model: one flag away (--model), and the judge of every evaluation (its encoder defines the losses)
 VGG_MODEL = str(_REPO / "model_card")
 MODEL_HELP = "model folder or Hub id (default: the bundled lite model; model_card or adain-hub/adain-vgg19 for VGG-19)"
+
+
+def _engine_flags(parser: argparse.ArgumentParser, backend_help: str, device_help: str) -> None:
+    """``--backend`` and ``--device``, as every command that runs the network takes them."""
+    parser.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"], default="auto",
+                        help=backend_help)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help=device_help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,10 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="memory a stylization may use besides the model; bigger photos run in tiles "
                         "(default 2048)")
     p.add_argument("--method", choices=["adain", "wct"], default="adain", help="feature transform (default adain)")
-    p.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"], default="auto",
-                   help="inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="where the network runs (default auto: a CUDA GPU when there is one)")
+    _engine_flags(p, "inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs)",
+                  "where the network runs (default auto: a CUDA GPU when there is one)")
     p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     p.add_argument("--no-stabilize", dest="stabilize", action="store_false",
@@ -90,10 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--judge-dtype", choices=["fp32", "bf16"], default="fp32",
                    help="the judge's precision: bf16 is ~4x faster on CPUs with AMX, and every method is scored "
                         "by the same judge (default: fp32)")
-    e.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"], default="auto",
-                   help="backend our models run on (the judge is PyTorch)")
-    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="where our model and the judge run (default auto: a CUDA GPU when there is one)")
+    _engine_flags(e, "backend our models run on (the judge is PyTorch)",
+                  "where our model and the judge run (default auto: a CUDA GPU when there is one)")
     e.add_argument("--size", type=int, default=512, help="cap on the longer side of contents and styles")
     e.add_argument("--limit-contents", type=int, default=None, metavar="N", help="use the first N contents")
     e.add_argument("--limit-styles", type=int, default=None, metavar="N", help="use the first N styles")
@@ -151,10 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--image-column", default="image", help="datasets sources: the image column (default image)")
     d.add_argument("--split", default="train", help="datasets sources: the split (default train)")
     d.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
-    d.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"], default="auto",
-                   help="inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs)")
-    d.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="where the network runs (default auto: a CUDA GPU, one per process, when there is one)")
+    _engine_flags(d, "inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs)",
+                  "where the network runs (default auto: a CUDA GPU, one per process, when there is one)")
     d.add_argument("--memory-budget", type=float, default=None, metavar="MB",
                    help="memory a pass may use besides the model; bigger photos run alone, in tiles (default 2048)")
     d.set_defaults(func=cmd_stylize_dataset)
@@ -248,15 +251,7 @@ exit status:
   2  bad usage
 """
 
-USAGE_ERROR, FAILURE = 2, 1
-
-
-class CliError(Exception):
-    """Ends a command with one ``error: ...`` line on stderr and an exit code; no traceback."""
-
-    def __init__(self, message: str, code: int = FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
+CliError = CommandError  # ends a command with one ``error: ...`` line and an exit code
 
 
 def _say(line: str) -> None:
@@ -501,18 +496,15 @@ def _save_atomic(image: Image.Image, path: Path) -> None:
 
 
 def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write to a hidden temporary file beside ``path``, then rename: a reader (or an interrupted
-    run) sees the old file or the whole new one, never half of it."""
-    from .images import temporary_path
+    """``write(file)`` to ``path`` by :func:`~adain_hub.images.write_atomic`: the old file or the whole
+    new one, never half of it."""
+    from .images import write_atomic
 
-    tmp = temporary_path(path)
-    try:
+    def to(tmp: Path) -> None:
         with open(tmp, "xb") as fh:
             write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, to)
 
 
 def _stylize_video_file(stylizer, path: Path, dst: Path, styles: list, args: argparse.Namespace) -> bool:
@@ -557,23 +549,6 @@ def _stylize_video_file(stylizer, path: Path, dst: Path, styles: list, args: arg
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     return False
-
-
-def _load_model(model_id: str, device: str = "cpu") -> AdaIN:
-    """The model from a folder or a Hub id on ``device`` (``auto``: CUDA when there is a GPU), or
-    a one-line reason why not."""
-    import torch
-
-    from .hub import ModelLoadError, load_model
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise CliError("--device cuda: no CUDA GPU is available here (use --device cpu)", USAGE_ERROR)
-    try:
-        return load_model(model_id).to(device)
-    except ModelLoadError as exc:
-        raise CliError(str(exc)) from None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -699,16 +674,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def _delegate(module, args: argparse.Namespace, on_interrupt: str) -> int:
-    """Run a command whose work lives in ``module`` (its ``run(args, say)``); its ``CommandError``
-    becomes the one line and exit code every command ends with."""
-
-    def command(args: argparse.Namespace) -> int:
-        try:
-            return module.run(args, _say)
-        except module.CommandError as exc:
-            raise CliError(str(exc), exc.code) from None
-
-    return _run(command, args, on_interrupt)
+    """Run a command whose work lives in ``module`` (its ``run(args, say)``), ending as every command does."""
+    return _run(lambda a: module.run(a, _say), args, on_interrupt)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

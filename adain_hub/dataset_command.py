@@ -15,15 +15,7 @@ from typing import Callable
 
 from .images import one_line
 
-USAGE_ERROR, FAILURE = 2, 1
-
-
-class CommandError(Exception):
-    """Ends the command with one ``error: ...`` line and ``code`` (2: bad usage, 1: the run failed)."""
-
-    def __init__(self, message: str, code: int = FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
+from .command import FAILURE, USAGE_ERROR, CommandError, load_model
 
 
 def _one_line(exc: BaseException) -> str:
@@ -72,14 +64,14 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
         raise CommandError(f"--styles {args.styles}: no such folder or style bank", USAGE_ERROR)
 
     state = _process_state(args.device)
-    model = _load_model(args.model, state.device)  # each process its own GPU under accelerate/torchrun
+    model = load_model(args.model, state.device)  # each process its own GPU under accelerate/torchrun
     try:
         backend = _backend(model, args.backend)
         stylizer = Stylizer(model, backend=backend, cache_size=0, **(
             {"memory_budget": args.memory_budget} if args.memory_budget else {}))
     except Exception as exc:
         raise CommandError(f"backend {args.backend!r}: {_one_line(exc)}") from None
-    bank = _styles(args.styles, model, args.backend)
+    bank = _styles(args.styles, model, stylizer.backend)  # each painting encoded once, by the same engine
 
     main = state.is_main_process
     bar = tqdm(desc="stylize-dataset", unit="img", file=sys.stderr, disable=None if main else True, dynamic_ncols=True)
@@ -113,15 +105,6 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     return FAILURE if summary.refused else 0
 
 
-def _load_model(model_id: str, device):
-    from .hub import ModelLoadError, load_model
-
-    try:
-        return load_model(model_id).to(device)
-    except ModelLoadError as exc:
-        raise CommandError(str(exc)) from None
-
-
 def _cores() -> int:
     from .cores import available_cores
 
@@ -148,20 +131,10 @@ def _backend(model, name: str):
     """The backend by name; on a CPU shared by several processes, OpenVINO gets its share of the cores."""
     from .backends import make_backend
 
-    local = _local_processes()
-    on_cpu = next(model.parameters()).device.type == "cpu"
-    if local > 1 and on_cpu and name in ("auto", "openvino"):
-        try:
-            from .openvino_backend import OpenVINOBackend
-
-            return OpenVINOBackend(model, threads=max(1, _cores() // local))
-        except ImportError:
-            if name == "openvino":
-                raise
-    return make_backend(model, name)
+    return make_backend(model, name, threads=max(1, _cores() // _local_processes()))
 
 
-def _styles(styles: Path | None, model, backend: str):
+def _styles(styles: Path | None, model, backend):
     """The style bank: a folder of paintings (encoded once), a bank file, or the model's own."""
     from .images import ImageError
     from .style_bank import StyleBank, StyleBankError

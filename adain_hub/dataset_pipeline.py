@@ -1,6 +1,6 @@
 """The pipeline that stylizes a dataset's inputs: threads decode and resize (PIL releases the GIL),
 images of one size go through :meth:`~adain_hub.Stylizer.stylize_batch` together (an image with
-several versions is encoded once), threads encode and write the results while the network runs the
+several versions is decoded once; eager backends encode it once, OpenVINO's fused graph once per version), threads encode and write the results while the network runs the
 next batch. Queues are bounded, so memory is too. Photos over the memory budget go through
 :meth:`~adain_hub.Stylizer.stylize` alone, in tiles.
 """
@@ -144,7 +144,7 @@ class Pipeline:
         return np.asarray(image)
 
     def _stylize_chunk(self, group: list[tuple[Item, list[int], np.ndarray]], chunk: list[tuple[int, int]]) -> np.ndarray:
-        """One pass: the images the ``(slot, version)`` outputs of ``chunk`` need, each encoded once."""
+        """One pass: the images the ``(slot, version)`` outputs of ``chunk`` need, each decoded once (the backend decides how often it is encoded)."""
         slots = sorted({s for s, _ in chunk})
         where = {s: i for i, s in enumerate(slots)}
         styles, alphas = zip(*(self.draw(group[s][0], k) for s, k in chunk))

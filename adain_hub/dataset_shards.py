@@ -4,11 +4,9 @@ whole or not at all, and the dataset card beside them."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from .images import temporary_path
-from .manifest import write_atomic
+from .images import write_atomic
 
 OWN_COLUMNS = ("source", "k", "style", "alpha")
 
@@ -41,12 +39,7 @@ def write_shard(path: Path, rows: list[dict], features) -> None:
 
     columns = {name: [row[name] for row in rows] for name in features}
     table = datasets.Dataset.from_dict(columns, features=features).data.table
-    tmp = temporary_path(path)
-    try:
-        pq.write_table(table, str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, lambda tmp: pq.write_table(table, str(tmp)))
 
 
 def shard_sources(path: Path) -> set[str]:

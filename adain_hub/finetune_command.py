@@ -13,7 +13,7 @@ from typing import Callable
 
 from .images import one_line
 
-USAGE_ERROR, FAILURE = 2, 1
+from .command import USAGE_ERROR, CommandError
 REPO = Path(__file__).resolve().parent.parent
 COCO = "detection-datasets/coco"
 WIKIART = "huggan/wikiart"
@@ -23,14 +23,6 @@ EXAMPLES = REPO / "examples"
 # the Hub ids of the models this repository bundles: the card links the base there
 BUNDLED = {(REPO / "model_card_lite").resolve(): "adain-hub/adain-lite", (REPO / "model_card").resolve(): "adain-hub/adain-vgg19"}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
-
-class CommandError(Exception):
-    """Ends the command with one ``error: ...`` line and ``code`` (2: bad usage, 1: the run failed)."""
-
-    def __init__(self, message: str, code: int = FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def example_paintings(folder: Path = EXAMPLES) -> list[Path]:

@@ -12,7 +12,7 @@ import re
 import secrets
 import warnings
 from pathlib import Path
-from typing import Iterable, Iterator, Union
+from typing import Callable, Iterable, Iterator, Union
 
 import numpy as np
 import torch
@@ -54,6 +54,23 @@ def temporary_path(dst: Path) -> Path:
     """A hidden, unique name beside ``dst`` to write to before renaming onto it, so a reader (or an
     interrupted run) sees the old file or the whole new one, never half of it."""
     return dst.with_name(f".{dst.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def write_atomic(path: Path, write: bytes | Callable[[Path], object]) -> None:
+    """``write`` (bytes, or a function writing the file it is given) to ``path`` through
+    :func:`temporary_path` and a rename: a reader, or an interrupted run, sees the old file or the
+    whole new one, never half of it."""
+    tmp = temporary_path(path)
+    try:
+        if isinstance(write, bytes):
+            with open(tmp, "xb") as fh:
+                fh.write(write)
+        else:
+            write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _name(src: object) -> str:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .images import temporary_path
+from .images import write_atomic
 
 MANIFEST = "manifest.csv"
 JOB_FILE = "job.json"
@@ -44,18 +43,6 @@ class Row:
 
 
 FIELDS = list(Row.__dataclass_fields__)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """``data`` to ``path`` through a temporary file and a rename: whole or not at all."""
-    tmp = temporary_path(path)
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def to_csv(rows: Iterable[Row]) -> bytes:

@@ -20,7 +20,6 @@ import tempfile
 import threading
 import warnings
 import weakref
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +34,7 @@ from .model import AdaIN
 _FORMAT = 2
 _GRAPHS = ("encoder", "decoder", "stylize")
 # Batches for the fused graph are cut into chunks of about this many pixels (8 images at 224 px),
-# one per stream in flight: 1.4x the unfused batch for the lite model on a 2-core CPU
-# (benchmarks/bench_augment.py)
+# one per stream in flight (benchmarks/bench_augment.py times it against the two graphs)
 _CHUNK_PIXELS = 8 * 224 * 224
 
 
@@ -47,16 +45,12 @@ def cache_root() -> Path:
 
 
 def model_key(model: AdaIN) -> str:
-    """Hash of everything the converted graphs depend on: weights, config, OpenVINO version."""
+    """Hash of everything the converted graphs depend on: the model (:meth:`AdaIN.fingerprint`, its
+    config and weights), the graphs' format and the OpenVINO version."""
     import openvino as ov
 
-    h = hashlib.sha256()
-    h.update(json.dumps([_FORMAT, ov.__version__, asdict(model.config)], sort_keys=True).encode())
-    for name, tensor in sorted(model.state_dict().items()):
-        t = tensor.detach().to("cpu").contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().data)
-    return h.hexdigest()[:32]
+    text = json.dumps([_FORMAT, ov.__version__, model.fingerprint()])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def openvino_has_bf16() -> bool:
@@ -222,7 +216,7 @@ class OpenVINOBackend:
         style ``mean``/``std`` ``(N, C)``, ``alpha`` ``(N,)`` -> ``(N, 3, H, W)`` unclamped, fp32.
 
         The batch is cut into chunks (:data:`_CHUNK_PIXELS`) run on parallel streams, each with a
-        share of the threads: on two cores that beat one request with both threads by 1.2x."""
+        share of the threads."""
         import openvino as ov
 
         if self._fused is None:  # compiled on first use: single-image callers never pay for it

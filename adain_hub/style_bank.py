@@ -30,7 +30,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .images import ImageError, ImageInput, iter_image_files, one_line
+from .images import ImageError, ImageInput, iter_image_files, one_line, write_atomic
+from .backends import Backend
 from .model import STYLE_BANK_FILE, AdaIN
 from .stylizer import StyleFeatures, Stylizer
 
@@ -117,7 +118,7 @@ class StyleBank:
         names: Sequence[str] | None = None,
         credits: Mapping[str, str] | Sequence[str] | None = None,
         size: int = 512,
-        backend: str = "auto",
+        backend: str | Backend = "auto",
         thumbnail: int = 96,
     ) -> "StyleBank":
         """Encode each painting once (longer side at ``size``, as a :class:`Stylizer` encodes
@@ -157,8 +158,6 @@ class StyleBank:
     # -- files ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the bank as safetensors (written whole or not at all); returns the path."""
-        from .images import temporary_path
-
         path = Path(path)
         if path.is_dir():
             path = path / STYLE_BANK_FILE
@@ -168,12 +167,7 @@ class StyleBank:
         if self.thumbnails:  # the JPEGs end to end, and where each starts
             tensors["thumbnails"] = torch.frombuffer(bytearray(b"".join(self.thumbnails)), dtype=torch.uint8)
             tensors["thumbnail_offsets"] = torch.tensor([0, *itertools.accumulate(map(len, self.thumbnails))])
-        tmp = temporary_path(path)
-        try:
-            safetensors.torch.save_file(tensors, str(tmp), metadata=metadata)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomic(path, lambda tmp: safetensors.torch.save_file(tensors, str(tmp), metadata=metadata))
         return path
 
     @classmethod

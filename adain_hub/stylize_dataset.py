@@ -9,7 +9,7 @@ into parquet shards, ``to_dataset``); each is written under a temporary name and
 skips what is done and a killed run loses only the images in flight.
 
 The pipeline: threads decode and resize (PIL releases the GIL), images of one size go through
-:meth:`~adain_hub.Stylizer.stylize_batch` together (an image with several versions is encoded
+:meth:`~adain_hub.Stylizer.stylize_batch` together (an image with several versions is read
 once), threads encode and write the results. Photos too big for the memory budget go through
 :meth:`~adain_hub.Stylizer.stylize` alone, in tiles. Nothing here prints: refusals and progress go to
 callbacks, and the call returns a :class:`DatasetSummary`.
@@ -40,8 +40,8 @@ from .dataset_sources import (
     stream_items,
     under,
 )
-from .images import ImageError
-from .manifest import Row, check_job, merge_parts, part_path, write_atomic, write_part
+from .images import ImageError, write_atomic
+from .manifest import Row, check_job, merge_parts, part_path, write_part
 from .style_bank import StyleBank
 from .stylizer import Stylizer
 

@@ -67,10 +67,29 @@ def variants(model_dir: Path, photos: torch.Tensor, device: str) -> dict[str, tu
     out: dict[str, tuple[Callable[[], object], int]] = {f"per-image Stylizer loop ({loop.backend.name})": (one_by_one, len(x))}
     augment = StyleAugment(model, bank, p=1.0, seed=0)
     out[f"StyleAugment, batch {len(x)} ({augment.stylizer.backend.name})"] = (lambda: augment(x), len(x))
+    if hasattr(loop.backend, "stylize"):  # the same engine without its fused graph: what fusing wins
+        two = Stylizer(model, backend=TwoGraphs(loop.backend), cache_size=0)
+        idx = torch.tensor(picks)
+        out[f"stylize_batch, batch {len(x)} ({loop.backend.name}, two graphs, AdaIN in PyTorch)"] = (
+            lambda: two.stylize_batch(x, bank.mean[idx], bank.std[idx], alpha), len(x))
     if device == "cpu" and cpu_has_bf16():
         eager = StyleAugment(model, bank, p=1.0, seed=0, backend="bf16")
         out[f"StyleAugment, batch {len(x)} (eager bf16)"] = (lambda: eager(x), len(x))
     return out
+
+
+class TwoGraphs:
+    """A backend's encoder and decoder graphs alone (its fused ``stylize`` hidden), so that
+    ``Stylizer.stylize_batch`` runs AdaIN in PyTorch between two calls, as before the fused graph."""
+
+    def __init__(self, backend) -> None:
+        self.inner, self.name, self.bytes_per_pixel = backend, backend.name, backend.bytes_per_pixel
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        return self.inner.encode(image)
+
+    def decode(self, features: torch.Tensor) -> torch.Tensor:
+        return self.inner.decode(features)
 
 
 def measure(methods: dict[str, tuple[Callable[[], object], int]], repeats: int) -> dict[str, float]:

@@ -66,7 +66,7 @@ def per_image_loop(stylizer, bank, files: list[Path], out: Path, seed: int = 0) 
     """One photo at a time: decode, resize and crop, stylize, encode, write."""
     from adain_hub.dataset_sources import center_crop
     from adain_hub.images import load_image
-    from adain_hub.manifest import write_atomic
+    from adain_hub.images import write_atomic
     from adain_hub.png import encode_png
     from adain_hub.stylize_dataset import assign
 
