@@ -95,6 +95,10 @@ HELP = {
                       "average; 0.25: about 4 times)",
     "judge_padding": "fast loop: reflect (the loss network as trained and as adain eval judges) or zero (each "
                      "convolution pads itself: no padding pass, a judge that differs at the borders)",
+    "anchor_styles": "fine-tuning: style folders (inside --style-dataset) whose paintings keep the starting model's "
+                     "output (pulled to it in pixels) instead of being judged, so the styles it knew are not forgotten",
+    "anchor_weight": "weight of the pull to the starting model's output on --anchor-styles",
+    "freeze_encoder": "keep a lite model's encoder as it was (its features, and the style banks built for it, stay valid)",
 }
 
 
@@ -134,6 +138,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             continue
         if f.name == "channels":
             parser.add_argument(flag, type=int, nargs="+", default=None, metavar="C", help=HELP[f.name])
+            continue
+        if f.name == "anchor_styles":
+            parser.add_argument(flag, nargs="+", default=None, metavar="DIR", help=f"{HELP[f.name]} (default: none)")
             continue
         kind = {"time_limit_minutes": float, "max_upscale": float}.get(f.name) or (
             type(default) if default is not None else str)

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import get_worker_info
 
-from .backends import make_backend
 from .cores import available_cores
+from .int8 import INT8, data_backend
 from .model import AdaIN
 from .style_bank import StyleBank, StyleBankError
 from .stylizer import Stylizer
@@ -40,7 +40,9 @@ class StyleAugment(nn.Module):
             bit on one machine (in DataLoader workers, from the seed and the worker's seed);
             ``None`` draws from torch's global generator (which a DataLoader seeds per worker).
         bank: for ``styles="random"``, the bank whose Gaussian is sampled (default: the model's).
-        backend: the :class:`Stylizer` backend (default ``"auto"``: OpenVINO on CPUs, fp16 on CUDA).
+        backend: the :class:`Stylizer` backend (default ``"auto"``: OpenVINO on CPUs, fp16 on CUDA), or
+            ``"openvino-int8"`` (:mod:`adain_hub.int8`: calibrated on the bank, ~2x VGG-19 on CPUs
+            without AMX, ~33 dB from fp32; needs NNCF).
 
     Input ``(B, 3, H, W)`` or ``(3, H, W)``, uint8 or float in [0, 1], any ``H, W``; output of the
     same shape, dtype and device. Unstylized samples are returned untouched.
@@ -75,7 +77,7 @@ class StyleAugment(nn.Module):
         elif styles is None:
             source = StyleBank.from_pretrained(model)
         else:
-            source = StyleBank.from_images(model, styles, backend=backend)
+            source = StyleBank.from_images(model, styles, backend="auto" if backend == INT8 else backend)
         self.bank = source.to("cpu")  # styles are drawn on the CPU; the network's device gets them per call
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
         self._stylizer: Stylizer | None = None
@@ -111,7 +113,8 @@ class StyleAugment(nn.Module):
         if self._stylizer is None:
             worker = get_worker_info()
             threads = max(1, available_cores() // worker.num_workers) if worker is not None else None
-            self._stylizer = Stylizer(self.model, backend=make_backend(self.model, self.backend_name, threads),
+            backend = data_backend(self.model, self.backend_name, threads, bank=self.bank)  # int8: calibrated on it
+            self._stylizer = Stylizer(self.model, backend=backend,
                                       cache_size=0)
         return self._stylizer
 

@@ -26,10 +26,11 @@ VGG_MODEL = str(_REPO / "model_card")
 MODEL_HELP = "model folder or Hub id (default: the bundled lite model; model_card or adain-hub/adain-vgg19 for VGG-19)"
 
 
-def _engine_flags(parser: argparse.ArgumentParser, backend_help: str, device_help: str) -> None:
-    """``--backend`` and ``--device``, as every command that runs the network takes them."""
-    parser.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"], default="auto",
-                        help=backend_help)
+def _engine_flags(parser: argparse.ArgumentParser, backend_help: str, device_help: str, int8: bool = False) -> None:
+    """``--backend`` and ``--device``, as every command that runs the network takes them (``int8``:
+    the data commands also offer the int8 OpenVINO engine)."""
+    parser.add_argument("--backend", choices=["auto", "openvino", "bf16", "fp16", "fp32"] + (["openvino-int8"] if int8 else []),
+                        default="auto", help=backend_help)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help=device_help)
 
 
@@ -156,8 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--image-column", default="image", help="datasets sources: the image column (default image)")
     d.add_argument("--split", default="train", help="datasets sources: the split (default train)")
     d.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
-    _engine_flags(d, "inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs)",
-                  "where the network runs (default auto: a CUDA GPU, one per process, when there is one)")
+    _engine_flags(d, "inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs; openvino-int8: "
+                     "about 2x VGG-19's speed on CPUs without AMX at ~33 dB PSNR, needs NNCF, see docs/datasets.md)",
+                  "where the network runs (default auto: a CUDA GPU, one per process, when there is one)", int8=True)
     d.add_argument("--memory-budget", type=float, default=None, metavar="MB",
                    help="memory a pass may use besides the model; bigger photos run alone, in tiles (default 2048)")
     d.set_defaults(func=cmd_stylize_dataset)
@@ -196,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
     f.add_argument("--image-size", type=int, default=None,
                    help="training crop (default: the base's last, capped by your smallest painting)")
+    f.add_argument("--style-weight", type=float, default=None,
+                   help="style loss weight on your paintings (default: the base's; the base's paintings are "
+                        "anchored to its output, so this moves yours only)")
     f.add_argument("--max-steps", type=int, default=None, help="stop after this many steps, if sooner")
     f.add_argument("--judge", default=VGG_MODEL,
                    help="VGG-19 model: the loss network, and the judge of both measurements (default: the bundled one)")

@@ -10,11 +10,10 @@ import queue
 import random
 import re
 import threading
-from collections import Counter, deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -25,8 +24,8 @@ from torch import Tensor
 from torch.utils.data import IterableDataset as TorchIterableDataset
 
 from .images import ImageError, image_mode, load_image, one_line, to_tensor
+from .threads import threaded_map
 
-T = TypeVar("T")
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 
 
@@ -208,22 +207,6 @@ def refusal_reason(exc: Exception) -> str:
     not "too small (50x40 ...)"), for counting."""
     reason = str(exc).split(": ")[-1] if isinstance(exc, ImageError) else type(exc).__name__
     return re.sub(r"\s*\(.*\)$", "", reason)
-
-
-def threaded_map(fn: Callable[..., T], jobs: Iterable[tuple], threads: int, name: str = "decode") -> Iterator[T]:
-    """``fn(*job)`` for each job, in order, in ``threads`` threads with up to ``4 * threads`` in
-    flight (PIL releases the GIL while decoding and resizing). Closing the generator stops them."""
-    pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
-    pending: deque[Future] = deque()
-    try:
-        for job in jobs:
-            pending.append(pool.submit(fn, *job))
-            if len(pending) >= 4 * threads:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class DecodedCrops(TorchIterableDataset):

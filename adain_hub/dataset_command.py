@@ -71,7 +71,8 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             {"memory_budget": args.memory_budget} if args.memory_budget else {}))
     except Exception as exc:
         raise CommandError(f"backend {args.backend!r}: {_one_line(exc)}") from None
-    bank = _styles(args.styles, model, stylizer.backend)  # each painting encoded once, by the same engine
+    # each painting encoded once, by the same engine (a float one under int8: statistics stay exact)
+    bank = _styles(args.styles, model, "auto" if args.backend == "openvino-int8" else stylizer.backend)
 
     main = state.is_main_process
     bar = tqdm(desc="stylize-dataset", unit="img", file=sys.stderr, disable=None if main else True, dynamic_ncols=True)
@@ -129,9 +130,9 @@ def _process_state(device: str):
 
 def _backend(model, name: str):
     """The backend by name; on a CPU shared by several processes, OpenVINO gets its share of the cores."""
-    from .backends import make_backend
+    from .int8 import data_backend
 
-    return make_backend(model, name, threads=max(1, _cores() // _local_processes()))
+    return data_backend(model, name, threads=max(1, _cores() // _local_processes()))
 
 
 def _styles(styles: Path | None, model, backend):

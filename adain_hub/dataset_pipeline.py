@@ -11,7 +11,7 @@ import io
 import random
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from .images import ImageError, one_line
 from .png import encode_png
 from .style_bank import StyleBank
 from .stylizer import Stylizer
+from .threads import threaded_map
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
 
@@ -99,8 +100,8 @@ class Pipeline:
                 reap(block=False)
 
         try:
-            for item, ks, pixels, reason in _prefetch(self._decode, todo, self.threads,
-                                                      max(4 * self.threads, 2 * self.batch)):
+            for item, ks, pixels, reason in threaded_map(self._decode, todo, self.threads,
+                                                         depth=max(4 * self.threads, 2 * self.batch), wait=True):
                 if pixels is None:
                     refused(item, reason)
                     continue
@@ -167,23 +168,6 @@ class Pipeline:
             Image.fromarray(pixels).save(buf, FORMATS[self.fmt], quality=self.quality)
             data = buf.getvalue()
         write(item, k, data)
-
-
-def _prefetch(fn: Callable, jobs: Iterable[tuple], threads: int, depth: int) -> Iterator:
-    """``fn(*job)`` for each job, in order, on ``threads`` threads with up to ``depth`` in flight: deep
-    enough that a whole batch is decoded while the network runs the previous one (``data.threaded_map``
-    keeps only ``4 * threads``)."""
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="decode")
-    pending: deque[Future] = deque()
-    try:
-        for job in jobs:
-            pending.append(pool.submit(fn, *job))
-            if len(pending) >= depth:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _to_uint8(images: torch.Tensor) -> np.ndarray:

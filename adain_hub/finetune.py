@@ -5,8 +5,8 @@ One call, :func:`run_finetune`, within a wall-clock budget (``minutes``, everyth
 user's paintings are checked and about one in five held back; a few photos are held back too; the
 base model is scored on those photos with the held-back paintings and with a fixed set of paintings by
 others; the training loop of :mod:`adain_hub.training` then runs in-process on the rest, the user's
-paintings drawn as often as a fixed subset of the base's own (so the rest is not forgotten), with the
-base's recipe from its ``training.json``; it stops so that the second scoring fits in the budget;
+paintings drawn as often as a fixed subset of the base's own, which are anchored to the base's output
+and the encoder frozen (so the rest is not forgotten), with the base's recipe from its ``training.json``; it stops so that the second scoring fits in the budget;
 ``OUT/model`` gets the weights, ``training.json`` naming the base, a style bank of the user's
 paintings, ``eval/`` (pairs, table, contact sheet) and the card. Why each default: docs/finetune.md.
 """
@@ -40,6 +40,7 @@ HOLDOUT = 0.2  # about one painting in five is kept back to measure on (at least
 EVAL_PHOTOS = 8
 EVAL_SIZE = 384  # the judge's cost grows with the area: 384 px is about half of 512's, and 2 x 112 pairs fit
 TARGET_CACHE = 128  # cached crops per feed (each still serves ~4 times): a 2,048 cache takes minutes to fill at 256 px
+ANCHOR_WEIGHT = 200.0  # the base's paintings keep the base's output (pixel MSE): ~4x the identity loss's pull
 WARMUP_STEPS = 100
 BATCH = 8  # 8 photos x 8 paintings: the base's CPU batch (its GPU runs took 16 x 16, ~4x the time a step here)
 EVAL_SPLITS = ("val", "validation", "test")
@@ -68,6 +69,7 @@ class FinetuneConfig:
     eval_backend: str = "fp32"  # deterministic, so that adain eval --backend fp32 gives the same pairs
     lr: float = LR
     image_size: int | None = None  # None: the base's last crop, capped by the smallest painting
+    style_weight: float | None = None  # None: the base's
     max_steps: int | None = None
     seed: int = 0
     min_paintings: int = 10
@@ -79,6 +81,8 @@ class FinetuneConfig:
         for name in ("minutes", "eval_photos", "eval_size", "keep_count", "lr"):
             if not getattr(self, name) > 0:
                 raise FinetuneError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.style_weight is not None and not self.style_weight > 0:
+            raise FinetuneError(f"style_weight must be positive, got {self.style_weight}")
         if not 0 < self.holdout < 1:
             raise FinetuneError(f"holdout is a share of the paintings, between 0 and 1, got {self.holdout}")
         keep_folders(self.user_share)  # checks it
@@ -97,19 +101,22 @@ class Recipe:
 
 
 def plan_recipe(history: History, architecture: str, smallest_side: int, lr: float = LR,
-                image_size: int | None = None) -> Recipe:
+                image_size: int | None = None, style_weight: float | None = None) -> Recipe:
     """The base's last run (losses, identity weight, crop size, judge padding) with the fine-tuning
     settings: ``lr``, and the crop: the base's last, capped by the smallest painting (training never
     upscales, so a crop larger than a painting would leave it out)."""
     last = history.runs[-1] if history.runs else None
     lite = architecture == "lite"
     identity = last.identity_weight if last else (50.0 if lite else 0.0)
-    style = last.style_weight if last else (7.0 if lite else 10.0)
+    base_style = last.style_weight if last else (7.0 if lite else 10.0)
+    style = style_weight or base_style
     base_crop = last.image_size if last else 256
     crop = image_size or min(base_crop, smallest_side // 8 * 8)
     origin = "the base's last run" if last else "no training.json beside the base: the project's defaults"
     reasons = {
-        "losses": f"content 1, style {style:g}, identity {identity:g} ({origin})",
+        "losses": f"content 1, style {style:g}, identity {identity:g} ({origin}"
+                  + (f", style {base_style:g} there" if style != base_style else "") + "); the base's paintings "
+                  f"anchored to its output (pixel MSE, weight {ANCHOR_WEIGHT:g}) instead, so that they keep it",
         "crops": f"{crop} px" + ("" if image_size else f": the base's last crop size ({base_crop} px)"
                                  + (f", capped by the smallest painting ({smallest_side} px)" if crop < base_crop else "")),
         "learning rate": f"{lr:g} (Adam, {WARMUP_STEPS} warm-up steps)" + (
@@ -265,7 +272,8 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
     train_p, usable, content, sides, facts = _prepare(config, out, note)
     base, judge_model = load_model(config.model), load_model(config.judge)
     history = _base_history(config.model)
-    recipe = plan_recipe(history, base.config.architecture, min(sides), config.lr, config.image_size)
+    recipe = plan_recipe(history, base.config.architecture, min(sides), config.lr, config.image_size,
+                         config.style_weight)
     note(f"{facts['n_train']} paintings to learn from, {facts['n_heldout']} held out; mixed with {facts['n_keep']} of "
          f"the base's; {recipe.image_size} px crops, lr {recipe.lr:g}, style weight {recipe.style_weight:g}, "
          f"identity weight {recipe.identity_weight:g}")
@@ -289,7 +297,9 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
         styles_per_batch=BATCH, image_size=recipe.image_size, resize=512, style_weight=recipe.style_weight,
         identity_weight=recipe.identity_weight, max_steps=config.max_steps or 10**9, checkpoint_every=10**9,
         checkpoints_kept=1, sample_every=10**9, balance_by="label", warmup_steps=WARMUP_STEPS, seed=config.seed,
-        loop="fast", target_cache=TARGET_CACHE, judge_padding=recipe.judge_padding, log_with=None, log_every=10)
+        loop="fast", target_cache=TARGET_CACHE, judge_padding=recipe.judge_padding, log_with=None, log_every=10,
+        freeze_encoder=True, anchor_weight=ANCHOR_WEIGHT,
+        anchor_styles=tuple(str(p) for p in sorted((out / "work" / "styles").glob("base_*"))))
     accelerator = Accelerator(mixed_precision=resolve_mixed_precision("auto"), log_with=None,
                               project_config=ProjectConfiguration(project_dir=str(out)))
     set_seed(config.seed)
@@ -317,7 +327,8 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
     recipe.reasons.update({
         "started from": config.base_repo_id or config.model,
         "paintings": f"{facts['n_train']} of yours drawn {config.user_share:.0%} of the time, {facts['n_keep']} of the "
-                     "base's the rest (so that the styles it knew are not forgotten)",
+                     "base's the rest, anchored to the base's output (so that the styles it knew are not forgotten)",
+        "encoder": "frozen: the base's features, so its style banks work with this model too",
         "photos": facts["photos"],
         "batch": f"{BATCH} photos x {BATCH} paintings",
         "steps": f"{steps[0]:,} in {train_minutes:.1f} minutes (data setup included; {device_name(accelerator.device)})",

@@ -157,11 +157,12 @@ def copy_files(paths: Sequence[Path], dest: Path) -> list[Path]:
     return [Path(shutil.copyfile(p, dest / name)) for p, name in zip(paths, flat_names(paths))]
 
 
-def link_files(paths: Sequence[Path], dest: Path) -> None:
-    """``paths`` in ``dest`` as symbolic links (copies where the file system has none)."""
+def link_files(paths: Sequence[Path], dest: Path, prefix: str = "") -> None:
+    """``paths`` in ``dest`` as symbolic links (copies where the file system has none), their names
+    after ``prefix``."""
     dest.mkdir(parents=True, exist_ok=True)
     for path, name in zip(paths, flat_names(paths)):
-        target = dest / name
+        target = dest / f"{prefix}{name}"
         try:
             os.symlink(Path(path).resolve(), target)
         except OSError:
@@ -193,10 +194,11 @@ def keep_folders(user_share: float) -> int:
 
 def style_folders(user: Sequence[Path], keep: Sequence[Path], folders: int, dest: Path) -> None:
     """``dest/yours`` (the user's training paintings) and ``dest/base_1`` ... ``base_N`` (the base's,
-    dealt round-robin): one style label each."""
-    link_files(user, dest / "yours")
+    dealt round-robin): one style label each. Their names start ``yours-`` and ``base-``, so no painting
+    of the user's shares a name with one of the base's (training anchors the base's by name)."""
+    link_files(user, dest / "yours", prefix="yours-")
     for k in range(folders):
-        link_files(list(keep[k::folders]), dest / f"base_{k + 1}")
+        link_files(list(keep[k::folders]), dest / f"base_{k + 1}", prefix="base-")
 
 
 def hub_images(source: str, split: str, count: int, dest: Path, seed: int | None = None,

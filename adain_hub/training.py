@@ -6,6 +6,7 @@ parser); architecture settings live only in :class:`~adain_hub.model.AdaINConfig
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -17,7 +18,7 @@ import warnings
 from collections import deque
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator, Literal, NamedTuple, get_args, get_origin, get_type_hints
+from typing import Callable, Iterator, Literal, NamedTuple, Sequence, get_args, get_origin, get_type_hints
 
 import torch
 import torch.nn.functional as F
@@ -99,6 +100,11 @@ class TrainConfig:
     target_refresh: float = 0.25
     # the fast loop's judge: padded as trained ("reflect"), or by its convolutions ("zero"; cheaper, a different judge)
     judge_padding: Literal["reflect", "zero"] = "reflect"
+    # fine-tuning without forgetting (issue 25): style crops from files under these folders are not
+    # judged but anchored: the output must stay the starting model's (pixel MSE, ``anchor_weight``)
+    anchor_styles: tuple[str, ...] = ()
+    anchor_weight: float = 0.0
+    freeze_encoder: bool = False  # a lite model's encoder kept as it was: the same features, the same style banks
 
     @property
     def judge_padding_used(self) -> str:
@@ -120,7 +126,10 @@ class TrainConfig:
             # come back a few pixels off, and the identity loss and the sample grid cannot compare them
             raise ValueError(f"image_size must be a multiple of 8, got {self.image_size} "
                              f"(try {max(MIN_SIDE, self.image_size // 8 * 8)})")
-        for name in ("lr", "lr_decay", "content_weight", "style_weight", "identity_weight"):
+        self.anchor_styles = tuple(self.anchor_styles)
+        if self.anchor_styles and not self.anchor_weight > 0:
+            raise ValueError("anchor_styles needs a positive anchor_weight")
+        for name in ("lr", "lr_decay", "content_weight", "style_weight", "identity_weight", "anchor_weight"):
             if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)}")
         if self.resume_from and self.pretrained:
@@ -152,6 +161,7 @@ class StepLosses(NamedTuple):
     style: Tensor
     identity: Tensor
     output: Tensor
+    anchor: Tensor
 
 
 class StyleTransferLoss(nn.Module):
@@ -171,10 +181,15 @@ class StyleTransferLoss(nn.Module):
     their keys; ``None`` measures with the loss network as it is (the plain loop). The targets the
     judge gives before any training (:meth:`content_features`, :meth:`style_targets`) may be
     passed to :meth:`forward` instead of being computed again (:class:`~adain_hub.targets.TargetCache`).
+
+    ``teacher``, a frozen copy of the starting decoder, anchors the samples :meth:`forward` is told
+    to (``anchor``): their output is pulled to the teacher's in pixels instead of being judged, so a
+    fine-tune keeps the styles it was not asked to change (and the judge runs on the rest only).
     """
 
     def __init__(self, model: AdaIN, loss_network: nn.Module | None = None, identity: bool = False,
-                 judge_dtype: torch.dtype | None = None, judge_padding: str = "reflect") -> None:
+                 judge_dtype: torch.dtype | None = None, judge_padding: str = "reflect",
+                 teacher: nn.Module | None = None) -> None:
         super().__init__()
         if loss_network is None and not model.is_vgg:
             raise ValueError("a lite model needs a VGG-19 loss network")
@@ -184,6 +199,7 @@ class StyleTransferLoss(nn.Module):
         self.judge_dtype = judge_dtype
         source = loss_network if loss_network is not None else model.encoder
         self.__dict__["judge"] = source if judge_dtype is None else judge_copy(source, judge_dtype, judge_padding)
+        self.__dict__["teacher"] = teacher  # outside the state too
         # channels of relu1_1 ... relu4_1, to read flattened style statistics back
         self.stat_channels = [[m for m in getattr(source, stage).modules() if isinstance(m, nn.Conv2d)][-1].out_channels
                               for stage in STAGES]
@@ -203,9 +219,10 @@ class StyleTransferLoss(nn.Module):
         return style_targets(self.vgg(style))
 
     def forward(self, content: Tensor, style: Tensor, content_feat: Tensor | None = None,
-                style_stats: Tensor | None = None) -> StepLosses:
+                style_stats: Tensor | None = None, anchor: Tensor | None = None) -> StepLosses:
         """The step's losses; ``content_feat`` (:meth:`content_features`) and ``style_stats``
-        (:meth:`style_targets`) of these very crops, when given, spare the loss network two passes."""
+        (:meth:`style_targets`) of these very crops, when given, spare the loss network two passes.
+        ``anchor`` (bool per sample, needs a ``teacher``) marks the samples anchored to the teacher."""
         n = content.shape[0]
         one_style = style.shape[0] == 1 and n > 1
         with torch.no_grad():
@@ -229,9 +246,20 @@ class StyleTransferLoss(nn.Module):
             identity = F.mse_loss(rebuilt.float(), content.float())
         else:
             output, identity = self.model.decode(t), content.new_zeros((), dtype=torch.float32)
-        out_feats = self.vgg(output)
+        zero = content.new_zeros((), dtype=torch.float32)
+        judged, anchor_loss = slice(None), zero
+        if anchor is not None and self.teacher is not None and bool(anchor.any()):
+            with torch.no_grad():
+                taught = self.teacher(t[anchor].detach().to(next(self.teacher.parameters()).dtype))
+            anchor_loss = F.mse_loss(output[anchor].float(), taught.float())
+            judged = ~anchor
+            if not bool(judged.any()):
+                return StepLosses(zero, zero, identity, output, anchor_loss)
+            stats = [(m[judged], s[judged]) for m, s in stats]
+            target = target[judged]
+        out_feats = self.vgg(output[judged])
         return StepLosses(AF.content_loss(out_feats[-1], target), AF.style_loss_to_stats(out_feats, stats),
-                          identity, output)
+                          identity, output, anchor_loss)
 
 
 def resolve_mixed_precision(name: str) -> str:
@@ -502,8 +530,13 @@ def train(
     # where the CPU or GPU runs it natively): autocast would cast its weights again at every call
     judge_dtype = None if config.loop == "plain" else (
         torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32)
+    if config.freeze_encoder and not model.is_vgg:
+        model.encoder.requires_grad_(False)
+    teacher = None
+    if config.anchor_styles:  # the starting decoder, frozen, in the judge's precision
+        teacher = copy.deepcopy(model.decoder).requires_grad_(False).eval().to(judge_dtype or torch.float32)
     loss_module = StyleTransferLoss(model, loss_network, identity=config.identity_weight > 0, judge_dtype=judge_dtype,
-                                    judge_padding=config.judge_padding)
+                                    judge_padding=config.judge_padding, teacher=teacher)
     params = [p for p in model.parameters() if p.requires_grad]  # the VGG decoder, or all of lite
     if config.optimizer == "adam":  # fused on GPUs: one kernel for all tensors, not several per tensor
         optimizer = torch.optim.Adam(params, lr=config.lr, fused=accelerator.device.type == "cuda" or None)
@@ -580,12 +613,18 @@ def _train_loop(
     forward = torch.compile(loss_module) if config.compile else loss_module
     compile_error = ""
 
+    anchored = anchor_test(config.anchor_styles)
+
     def run_step(fn, content: Tensor, style: Tensor, c_feat: Tensor | None,
-                 s_stats: Tensor | None) -> tuple[Tensor, StepLosses]:
+                 s_stats: Tensor | None, s_names: list[str]) -> tuple[Tensor, StepLosses]:
+        anchor = None
+        if anchored is not None:
+            anchor = torch.tensor([anchored(name) for name in s_names], device=content.device)
+            anchor = anchor.expand(content.shape[0]) if anchor.numel() == 1 else anchor
         with accelerator.autocast():
-            losses = fn(content, style, c_feat, s_stats)
+            losses = fn(content, style, c_feat, s_stats, anchor)
             loss = (config.content_weight * losses.content + config.style_weight * losses.style
-                    + config.identity_weight * losses.identity)
+                    + config.identity_weight * losses.identity + config.anchor_weight * losses.anchor)
         accelerator.backward(loss)
         return loss, losses
 
@@ -619,15 +658,15 @@ def _train_loop(
                 _record_seen(output_dir, rank, step + 1, c_names, s_names)
             if forward is not loss_module and step == start_step:
                 try:  # compilation happens here; if it fails, train on without it
-                    loss, losses = run_step(forward, content, style, c_feat, s_stats)
+                    loss, losses = run_step(forward, content, style, c_feat, s_stats, s_names)
                 except Exception as exc:  # noqa: BLE001 - inductor and triton raise many kinds
                     compile_error = one_line(exc)
                     warnings.warn(f"torch.compile failed, training without it: {compile_error}", stacklevel=2)
                     forward = loss_module
                     optimizer.zero_grad(set_to_none=True)
-                    loss, losses = run_step(forward, content, style, c_feat, s_stats)
+                    loss, losses = run_step(forward, content, style, c_feat, s_stats, s_names)
             else:
-                loss, losses = run_step(forward, content, style, c_feat, s_stats)
+                loss, losses = run_step(forward, content, style, c_feat, s_stats, s_names)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         if not accelerator.sync_gradients:
@@ -642,7 +681,7 @@ def _train_loop(
                                                                     or step == max_steps)
         if step % config.log_every == 0 or step == start_step + 1 or step == max_steps:
             logs = {"loss": loss.item(), "content": losses.content.item(), "style": losses.style.item(),
-                    "identity": losses.identity.item(),
+                    "identity": losses.identity.item(), "anchor": losses.anchor.item(),
                     "lr": optimizer.param_groups[0]["lr"], "skipped": contents.skipped + styles.skipped,
                     "steps_per_s": meter.steps_per_s(), "images_per_s": meter.steps_per_s() * images_per_step}
             accelerator.log(logs, step=step)
@@ -713,7 +752,16 @@ def _write_throughput(output_dir: Path, config: TrainConfig, accelerator: Accele
     os.replace(tmp, output_dir / "throughput.json")
 
 
-LOSS_COLUMNS = ("step", "loss", "content", "style", "identity", "lr", "seconds")
+LOSS_COLUMNS = ("step", "loss", "content", "style", "identity", "anchor", "lr", "seconds")
+
+
+def anchor_test(folders: Sequence[str]) -> Callable[[str], bool] | None:
+    """Whether a style crop came from a file under one of ``folders``. Pools name crops by file
+    name only, so the test is by name: give the anchored paintings names no other painting has."""
+    if not folders:
+        return None
+    names = {path.name for folder in folders for path in Path(folder).rglob("*")}
+    return lambda name: Path(name).name in names
 
 
 def _append_losses(output_dir: Path, step: int, logs: dict[str, float], seconds: float) -> None:

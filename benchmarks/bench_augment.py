@@ -75,6 +75,33 @@ def variants(model_dir: Path, photos: torch.Tensor, device: str) -> dict[str, tu
     if device == "cpu" and cpu_has_bf16():
         eager = StyleAugment(model, bank, p=1.0, seed=0, backend="bf16")
         out[f"StyleAugment, batch {len(x)} (eager bf16)"] = (lambda: eager(x), len(x))
+    if device == "cpu" and has_nncf():
+        int8 = StyleAugment(model, bank, p=1.0, seed=0, backend="openvino-int8")
+        int8.stylizer  # quantized (or read from the cache) before the clock starts
+        out[f"StyleAugment, batch {len(x)} (openvino-int8)"] = (lambda: int8(x), len(x))
+    return out
+
+
+def has_nncf() -> bool:
+    try:
+        import nncf  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def fidelity(model_dir: Path, photos: torch.Tensor) -> dict[str, float]:
+    """PSNR (dB) of StyleAugment's output with each CPU engine to the same draws in eager fp32."""
+    from adain_hub import AdaIN, StyleAugment
+
+    model = AdaIN.from_pretrained(str(model_dir))
+    reference = StyleAugment(model, p=1.0, seed=0, backend="fp32")(photos)
+    engines = ["auto"] + (["openvino-int8"] if has_nncf() else [])
+    out = {}
+    for engine in engines:
+        augment = StyleAugment(model, p=1.0, seed=0, backend=engine)
+        out[f"{engine} ({augment.stylizer.backend.name})"] = float(
+            10 * torch.log10(1 / (augment(photos) - reference).pow(2).mean()))
     return out
 
 
@@ -118,12 +145,14 @@ def main() -> None:
     photos = imagenet_batch(max(args.batch, args.vgg_batch), args.size)
     load_before = os.getloadavg()
     rows: list[tuple[str, str, float, float]] = []
+    psnr: dict[str, dict[str, float]] = {}
     for name in args.models:
         n = args.batch if name == "lite" else args.vgg_batch
         methods = variants(MODELS[name], photos[:n], "cpu")
         rates = measure(methods, args.repeats)
         base = next(iter(rates.values()))
         rows += [(name, variant, rate, rate / base) for variant, rate in rates.items()]
+        psnr[name] = fidelity(MODELS[name], photos[:16])
         if torch.cuda.is_available():
             big = photos[torch.arange(args.gpu_batch) % len(photos)]
             gpu = {k: v for k, v in variants(MODELS[name], big, "cuda").items() if "StyleAugment" in k}
@@ -138,6 +167,9 @@ def main() -> None:
     print("|---|---|---:|---:|")
     for model, variant, rate, ratio in rows:
         print(f"| {model} | {variant} | {rate:.1f} | {'—' if ratio != ratio else f'{ratio:.2f}x'} |")
+    print("\nPSNR of the output to eager fp32 with the same draws (16 photos):\n")
+    for model, engines in psnr.items():
+        print(f"- {model}: " + ", ".join(f"{engine} {db:.1f} dB" for engine, db in engines.items()))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ ImageNet-sample photos), else ``tests/fixtures``. Styles: the first painting of 
 - **stylize_dataset**: the library call behind ``adain stylize-dataset SRC OUT --center-crop 224
   --format png``: decoding threads, batches of ``--batch-size`` through ``Stylizer.stylize_batch``,
   writing threads.
+- **stylize_dataset, --backend openvino-int8** (CPU, when NNCF is installed): the same job on the int8
+  engine of :mod:`adain_hub.int8` (calibrated on the model's style bank).
 
 Both use one backend object (the default: OpenVINO on CPUs, fp16 on CUDA) and write into fresh
 temporary folders; each round runs the loop and then the job on every photo, after a warm-up on a
@@ -42,6 +44,7 @@ SHARED = ROOT.parent / "shared" / "data" / "train"
 TARGETS = {"lite": 3.0, "vgg": 2.0}  # the issue's: the job at least this many times the loop's images/s
 BASELINE = "loop, save_image (stylize-datasets)"
 FAST_LOOP = "loop, fast PNG"
+INT8_JOB = "stylize_dataset, --backend openvino-int8"
 
 
 def photos(limit: int) -> list[Path]:
@@ -111,6 +114,8 @@ def main() -> None:
 
     from adain_hub.backends import make_backend
     from adain_hub.hub import load_model
+    from adain_hub.int8 import INT8, data_backend
+    from bench_augment import has_nncf
     from adain_hub.style_bank import StyleBank
     from adain_hub.stylizer import Stylizer
     from bench_inference import cpu_description
@@ -142,6 +147,10 @@ def main() -> None:
                     FAST_LOOP: lambda out, fs=files: per_image_loop(stylizer, bank, fs, out),
                     "stylize_dataset": lambda out, s=src: job(stylizer, bank, s, out, args.batch_size),
                 }
+                if device == "cpu" and has_nncf():  # --backend openvino-int8
+                    int8 = Stylizer(model, backend=data_backend(model, INT8), cache_size=0)
+                    fns[INT8_JOB] = lambda out, s=src, st=int8: job(st, bank, s, out, args.batch_size)
+                    job(int8, bank, warm, _fresh(tmp), args.batch_size)
                 runs: dict[str, list[float]] = {method: [] for method in fns}
                 per_image_loop(stylizer, bank, files[:4], _fresh(tmp))  # warm-up: compiles, caches, threads
                 stylize_datasets_loop(stylizer, bank, files[:4], _fresh(tmp))
@@ -165,7 +174,7 @@ def main() -> None:
     print(f"| model | device | method | images/s | vs {BASELINE} | vs {FAST_LOOP} | target |")
     print("|---|---|---|---:|---:|---:|---:|")
     for name, device, method, rate, ratio, vs_fast in rows:
-        target = f"{TARGETS[name]:.0f}x" if method == "stylize_dataset" and device.startswith("cpu") else ""
+        target = f"{TARGETS[name]:.0f}x" if method.startswith("stylize_dataset") and device.startswith("cpu") else ""
         print(f"| {name} | {device} | {method} | {rate:.1f} | {ratio:.2f}x | {vs_fast:.2f}x | {target} |")
 
 

@@ -9,7 +9,7 @@ import pickle
 import pytest
 import torch
 
-from adain_hub import AdaIN, AdaINConfig, StyleAugment, StyleBank, Stylizer
+from adain_hub import AdaIN, AdaINConfig, StyleAugment, StyleBank, StyleBankError, Stylizer
 from adain_hub.stylizer import StyleFeatures
 
 from .conftest import FIXTURES
@@ -218,3 +218,37 @@ def test_dataloader_workers_pickle_it_compose_it_and_draw_their_own_styles(lite,
     done = subprocess.run([sys.executable, "-c", LOADER_SCRIPT, str(tmp_path)], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def test_int8_is_calibrated_on_the_bank_cached_close_to_fp32_and_reproducible(lite, bank, photos, tmp_path,
+                                                                               monkeypatch):
+    """The int8 engine of the data paths: quantized once per calibration set (a second engine reads the
+    cached graphs), near the fp32 result, the same output for the same seed; a bank without thumbnails
+    cannot calibrate it."""
+    pytest.importorskip("nncf")
+    from adain_hub.int8 import INT8, calibration_from_bank, data_backend
+    from adain_hub.openvino_backend import OpenVINOBackend
+
+    monkeypatch.setenv("ADAIN_HUB_CACHE", str(tmp_path))
+    images, mean, std = calibration_from_bank(bank)
+    assert images.shape == (len(bank), 3, 224, 224) and not torch.equal(mean, bank.mean)  # other styles
+    first = data_backend(lite, INT8, bank=bank)
+    assert isinstance(first, OpenVINOBackend) and first.precision == "int8"
+    quantized = sorted(tmp_path.rglob("int8-*/decoder.bin"))
+    assert len(quantized) == 1
+    stamp = quantized[0].stat().st_mtime_ns
+    second = data_backend(lite, INT8, bank=bank)
+    assert quantized[0].stat().st_mtime_ns == stamp and sorted(tmp_path.rglob("int8-*/decoder.bin")) == quantized
+    styles, alpha = torch.tensor([0, 1, 2, 3, 4, 0]), torch.full((6,), 0.8)
+    fp32 = Stylizer(lite, backend="fp32").stylize_batch(photos, bank.mean[styles], bank.std[styles], alpha)
+    int8 = Stylizer(lite, backend=first).stylize_batch(photos, bank.mean[styles], bank.std[styles], alpha)
+    again = Stylizer(lite, backend=second).stylize_batch(photos, bank.mean[styles], bank.std[styles], alpha)
+    assert torch.equal(int8, again)
+    psnr = 10 * torch.log10(1 / (int8 - fp32).pow(2).mean())
+    assert psnr > 25, f"int8 {psnr:.1f} dB from fp32"
+    assert not torch.equal(int8, fp32)  # it is quantized
+    augment = StyleAugment(lite, bank, p=1.0, seed=5, backend=INT8)
+    assert torch.equal(augment(photos), StyleAugment(lite, bank, p=1.0, seed=5, backend=INT8)(photos))
+    bare = StyleBank(bank.names, bank.mean, bank.std, bank.encoder)
+    with pytest.raises(StyleBankError, match="thumbnails"):
+        data_backend(lite, INT8, bank=bare)

@@ -94,7 +94,13 @@ def test_a_tiny_finetune_writes_a_loadable_model_with_its_bank_history_and_card(
     assert f"A fine-tune of `{ft['base']}`" in card and "adain-finetune" in card
     # held out means held out: neither the held-out paintings nor the held-out photos are in what training read
     held = {p.name for p in (out / "eval" / "yours").iterdir()}
-    assert len(held) == 2 and not held & {p.name for p in (out / "work" / "styles" / "yours").iterdir()}
+    trained = {p.name for p in (out / "work" / "styles" / "yours").iterdir()}
+    assert all(name.startswith("yours-") for name in trained)  # no name shared with the base's (anchored by name)
+    assert all(p.name.startswith("base-") for p in (out / "work" / "styles" / "base_1").iterdir())
+    assert len(held) == 2 and not held & {name.removeprefix("yours-") for name in trained}
+    # the encoder was frozen: the base's features, so banks built for the base fit the fine-tune too
+    assert model.fingerprint("encoder") == AdaIN.from_pretrained(ft["base"]).fingerprint("encoder")
+    assert model.fingerprint() != AdaIN.from_pretrained(ft["base"]).fingerprint()  # the decoder learned
     photos = {p.name for p in (out / "eval" / "photos").iterdir()}
     assert len(photos) == 2 and not photos & {p.name for p in (out / "work" / "photos").iterdir()}
     assert sorted(p.name for p in (out / "work" / "styles").iterdir()) == ["base_1", "yours"]  # half and half

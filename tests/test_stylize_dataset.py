@@ -493,3 +493,26 @@ def test_an_output_folder_inside_the_source_is_not_read_back(model, bank, src):
     assert set(images_in(out)) == {str(Path(rel).with_suffix(".png")) for rel in TREE}
     with pytest.raises(ValueError, match="OUT cannot be SRC"):
         run(model, bank, src, src)
+
+
+def test_the_int8_engine_is_calibrated_on_the_models_bank_or_refused_in_one_line(capsys, model_dir, bank, paintings,
+                                                                                 src, tmp_path, monkeypatch):
+    pytest.importorskip("nncf")
+    monkeypatch.setenv("ADAIN_HUB_CACHE", str(tmp_path / "cache"))
+
+    def int8(model: Path, out: Path) -> tuple[int, list[str]]:
+        argv = ["stylize-dataset", str(src), str(out), "--styles", str(paintings), "--model", str(model),
+                "--backend", "openvino-int8", "--device", "cpu", "--size", "64"]
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        return code, [line for line in err.splitlines() if line.strip()]
+
+    code, err = int8(model_dir, tmp_path / "refused")  # the tiny model ships no bank to calibrate on
+    assert code != 0 and err[-1].startswith("error: backend 'openvino-int8'") and "style bank" in err[-1]
+    with_bank = tmp_path / "with_bank"
+    shutil.copytree(model_dir, with_bank)
+    bank.save(with_bank)
+    code, err = int8(with_bank, tmp_path / "out")
+    assert code == 0 and len(images_in(tmp_path / "out")) == len(TREE)
+    assert list((tmp_path / "cache").rglob("int8-*/encoder.xml"))  # quantized once, kept for the next run

@@ -314,3 +314,58 @@ def test_a_crop_size_the_decoder_cannot_give_back_is_refused_up_front(architectu
     with pytest.raises(ValueError, match="multiple of 8"):
         TrainConfig(image_size=250, architecture=architecture, identity_weight=1.0)
     TrainConfig(image_size=248, architecture=architecture, identity_weight=1.0)
+
+
+def test_anchored_samples_are_pulled_to_the_teacher_and_the_rest_judged_alone():
+    import copy
+
+    from adain_hub import AdaINConfig
+    from adain_hub.training import StyleTransferLoss
+
+    torch.manual_seed(0)
+    vgg = AdaIN(AdaINConfig(channels=(4, 8, 8, 16)))
+    model = AdaIN(AdaINConfig(architecture="lite", channels=(4, 8)))
+    teacher = copy.deepcopy(model.decoder).requires_grad_(False)
+    loss = StyleTransferLoss(model, vgg.encoder, identity=True, teacher=teacher)
+    content, style = torch.rand(4, 3, 32, 32), torch.rand(4, 3, 32, 32)
+    anchor = torch.tensor([True, False, True, False])
+    with torch.no_grad():
+        same = loss(content, style, anchor=anchor)
+        assert same.anchor == 0  # the decoder is still the teacher
+        for p in model.decoder.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        moved = loss(content, style, anchor=anchor)
+        alone = loss(content[~anchor], style[~anchor])  # what the judged half gives by itself
+    assert moved.anchor > 0
+    torch.testing.assert_close(moved.content, alone.content)
+    torch.testing.assert_close(moved.style, alone.style)
+    all_anchored = loss(content, style, anchor=torch.ones(4, dtype=torch.bool))
+    assert all_anchored.content == 0 and all_anchored.style == 0 and all_anchored.anchor > 0
+
+
+def test_a_fine_tune_anchors_the_paintings_of_its_anchor_folders_and_can_keep_the_encoder(data, tmp_path):
+    from adain_hub import AdaINConfig
+    from adain_hub.training import anchor_test
+
+    lite = tmp_path / "lite"
+    torch.manual_seed(0)
+    AdaIN(AdaINConfig(architecture="lite", channels=(4, 8))).save_pretrained(lite)
+    vgg = tmp_path / "vgg"
+    AdaIN(TINY).save_pretrained(vgg)
+    # pools name crops by file name: the test must match those names, not only full paths
+    is_anchored = anchor_test([str(data / "style" / "cubism")])
+    assert is_anchored("cubism0.jpg") and is_anchored(str(data / "style" / "cubism" / "cubism1.jpg"))
+    assert not is_anchored("ukiyo_e0.jpg")
+    logs = []
+    config = _config(data, tmp_path / "run", str(vgg), pretrained=str(lite), max_steps=6, identity_weight=1.0,
+                     anchor_styles=(str(data / "style" / "cubism"),), anchor_weight=10.0, freeze_encoder=True,
+                     log_every=1)
+    model = train(config, Accelerator(cpu=True, mixed_precision=PRECISION), on_step=lambda s, l: logs.append(l))
+    start = AdaIN.from_pretrained(lite)
+    assert all(torch.equal(a, b) for a, b in zip(model.encoder.state_dict().values(),
+                                                  start.encoder.state_dict().values()))
+    assert any(not torch.equal(a, b) for a, b in zip(model.decoder.state_dict().values(),
+                                                      start.decoder.state_dict().values()))
+    assert any(l["anchor"] > 0 for l in logs)  # cubism crops were drawn, and the decoder had moved from the teacher
+    with pytest.raises(ValueError, match="anchor_weight"):
+        TrainConfig(anchor_styles=("x",))
