@@ -42,7 +42,7 @@ class StyleAugment(nn.Module):
         bank: for ``styles="random"``, the bank whose Gaussian is sampled (default: the model's).
         backend: the :class:`Stylizer` backend (default ``"auto"``: OpenVINO on CPUs, fp16 on CUDA), or
             ``"openvino-int8"`` (:mod:`adain_hub.int8`: calibrated on the bank, ~2x VGG-19 on CPUs
-            without AMX, ~33 dB from fp32; needs NNCF).
+            without AMX, ~35 dB from fp32; needs NNCF).
 
     Input ``(B, 3, H, W)`` or ``(3, H, W)``, uint8 or float in [0, 1], any ``H, W``; output of the
     same shape, dtype and device. Unstylized samples are returned untouched.

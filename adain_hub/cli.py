@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--split", default="train", help="datasets sources: the split (default train)")
     d.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     _engine_flags(d, "inference engine (default auto: OpenVINO on CPUs, fp16 on CUDA GPUs; openvino-int8: "
-                     "about 2x VGG-19's speed on CPUs without AMX at ~33 dB PSNR, needs NNCF, see docs/datasets.md)",
+                     "about 2x VGG-19's speed on CPUs without AMX at ~35 dB PSNR, needs NNCF, see docs/datasets.md)",
                   "where the network runs (default auto: a CUDA GPU, one per process, when there is one)", int8=True)
     d.add_argument("--memory-budget", type=float, default=None, metavar="MB",
                    help="memory a pass may use besides the model; bigger photos run alone, in tiles (default 2048)")

@@ -40,7 +40,9 @@ HOLDOUT = 0.2  # about one painting in five is kept back to measure on (at least
 EVAL_PHOTOS = 8
 EVAL_SIZE = 384  # the judge's cost grows with the area: 384 px is about half of 512's, and 2 x 112 pairs fit
 TARGET_CACHE = 128  # cached crops per feed (each still serves ~4 times): a 2,048 cache takes minutes to fill at 256 px
-ANCHOR_WEIGHT = 200.0  # the base's paintings keep the base's output (pixel MSE): ~4x the identity loss's pull
+# the base's paintings keep the base's output (pixel MSE, 20x the identity loss's weight): at 200 others' SSIM
+# still fell to 0.96x at 512 px; 1,000 held it at 0.98x with content and style on them 0.98x (docs/finetune.md)
+ANCHOR_WEIGHT = 1000.0
 WARMUP_STEPS = 100
 BATCH = 8  # 8 photos x 8 paintings: the base's CPU batch (its GPU runs took 16 x 16, ~4x the time a step here)
 EVAL_SPLITS = ("val", "validation", "test")

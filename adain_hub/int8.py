@@ -3,7 +3,7 @@ encoder and decoder are quantized by NNCF, calibrated on a style bank, so no ima
 
 Stylizing a dataset or a training batch is judged by what a network trained on it learns, not by a
 viewer: on a CPU without AMX, where VGG-19 is bound by bf16 arithmetic, int8 doubles its images/s
-for about 33 dB of PSNR to the fp32 result (bf16: 52 dB). Prints and the app keep the float backends.
+for about 35 dB of PSNR to the fp32 result (bf16: 54 dB). Prints and the app keep the float backends.
 """
 
 from __future__ import annotations

@@ -136,6 +136,9 @@ def test_recipe_continues_the_bases_last_run_and_caps_the_crop_by_the_smallest_p
     assert "= 0.00012" in recipe.reasons["learning rate"]  # the base's own rate where its schedule ended
     assert plan_recipe(history, "lite", 600).image_size == 256
     assert plan_recipe(history, "lite", 600, image_size=128).image_size == 128
+    heavier = plan_recipe(history, "lite", 600, style_weight=14.0)
+    assert heavier.style_weight == 14.0 and "style 7 there" in heavier.reasons["losses"]
+    assert "anchored to its output" in recipe.reasons["losses"]
     fresh = plan_recipe(History(), "lite", 600)
     assert (fresh.identity_weight, fresh.style_weight) == (50.0, 7.0) and "defaults" in fresh.reasons["losses"]
     assert [keep_folders(s) for s in (0.5, 1 / 3, 0.25)] == [1, 2, 3]
@@ -199,6 +202,9 @@ def test_photos_given_as_paintings_are_flagged_and_the_cli_refuses_in_one_line(f
     code, err = finetune_cli("--styles", str(ft["paintings"]), "--photos", str(ft["photos"]), "--out",
                              str(tmp_path / "o5"), "--minutes", "0.001")
     assert code == 1 and "leaves no time to train" in err
+    code, err = finetune_cli("--styles", str(ft["paintings"]), "--photos", str(ft["photos"]), "--out",
+                             str(tmp_path / "o6"), "--style-weight", "0")
+    assert code == 2 and "--style-weight must be positive" in err
 
 
 def test_an_existing_model_is_not_overwritten(ft, finetuned):
