@@ -201,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--style-weight", type=float, default=None,
                    help="style loss weight on your paintings (default: the base's; the base's paintings are "
                         "anchored to its output, so this moves yours only)")
+    f.add_argument("--anchor-weight", type=float, default=None,
+                   help="pull of the base's paintings to the base's output (default 1000; 0: judge them like yours)")
     f.add_argument("--max-steps", type=int, default=None, help="stop after this many steps, if sooner")
     f.add_argument("--judge", default=VGG_MODEL,
                    help="VGG-19 model: the loss network, and the judge of both measurements (default: the bundled one)")

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     from tqdm import tqdm
 
     from .hub import looks_like_path
+    from .int8 import INT8
     from .stylize_dataset import stylize_dataset
     from .stylizer import Stylizer
 
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     except Exception as exc:
         raise CommandError(f"backend {args.backend!r}: {_one_line(exc)}") from None
     # each painting encoded once, by the same engine (a float one under int8: statistics stay exact)
-    bank = _styles(args.styles, model, "auto" if args.backend == "openvino-int8" else stylizer.backend)
+    bank = _styles(args.styles, model, "auto" if args.backend == INT8 else stylizer.backend)
 
     main = state.is_main_process
     bar = tqdm(desc="stylize-dataset", unit="img", file=sys.stderr, disable=None if main else True, dynamic_ncols=True)

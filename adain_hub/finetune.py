@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 from . import evaluation as ev
 from . import finetune_card as card
+from .backends import cpu_has_bf16
 from .finetune_data import (FinetuneError, check_paintings, copy_files, hub_images, keep_folders, pick_files,
                             readable, split_holdout, style_folders, link_files)
 from .history import History
@@ -72,6 +73,7 @@ class FinetuneConfig:
     lr: float = LR
     image_size: int | None = None  # None: the base's last crop, capped by the smallest painting
     style_weight: float | None = None  # None: the base's
+    anchor_weight: float = ANCHOR_WEIGHT  # 0: the base's paintings judged like yours instead
     max_steps: int | None = None
     seed: int = 0
     min_paintings: int = 10
@@ -83,6 +85,8 @@ class FinetuneConfig:
         for name in ("minutes", "eval_photos", "eval_size", "keep_count", "lr"):
             if not getattr(self, name) > 0:
                 raise FinetuneError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.anchor_weight >= 0:
+            raise FinetuneError(f"anchor_weight must be 0 (off) or more, got {self.anchor_weight}")
         if self.style_weight is not None and not self.style_weight > 0:
             raise FinetuneError(f"style_weight must be positive, got {self.style_weight}")
         if not 0 < self.holdout < 1:
@@ -103,7 +107,8 @@ class Recipe:
 
 
 def plan_recipe(history: History, architecture: str, smallest_side: int, lr: float = LR,
-                image_size: int | None = None, style_weight: float | None = None) -> Recipe:
+                image_size: int | None = None, style_weight: float | None = None,
+                anchor_weight: float = ANCHOR_WEIGHT) -> Recipe:
     """The base's last run (losses, identity weight, crop size, judge padding) with the fine-tuning
     settings: ``lr``, and the crop: the base's last, capped by the smallest painting (training never
     upscales, so a crop larger than a painting would leave it out)."""
@@ -117,8 +122,9 @@ def plan_recipe(history: History, architecture: str, smallest_side: int, lr: flo
     origin = "the base's last run" if last else "no training.json beside the base: the project's defaults"
     reasons = {
         "losses": f"content 1, style {style:g}, identity {identity:g} ({origin}"
-                  + (f", style {base_style:g} there" if style != base_style else "") + "); the base's paintings "
-                  f"anchored to its output (pixel MSE, weight {ANCHOR_WEIGHT:g}) instead, so that they keep it",
+                  + (f", style {base_style:g} there" if style != base_style else "") + ")" + (
+                      f"; the base's paintings anchored to its output (pixel MSE, weight {anchor_weight:g}) instead, "
+                      "so that they keep it" if anchor_weight else ""),
         "crops": f"{crop} px" + ("" if image_size else f": the base's last crop size ({base_crop} px)"
                                  + (f", capped by the smallest painting ({smallest_side} px)" if crop < base_crop else "")),
         "learning rate": f"{lr:g} (Adam, {WARMUP_STEPS} warm-up steps)" + (
@@ -254,7 +260,6 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration, set_seed
 
-    from .backends import cpu_has_bf16
     from .style_bank import StyleBank, slug, unique_names
     from .training import TrainConfig, device_name, resolve_mixed_precision, train
 
@@ -275,7 +280,7 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
     base, judge_model = load_model(config.model), load_model(config.judge)
     history = _base_history(config.model)
     recipe = plan_recipe(history, base.config.architecture, min(sides), config.lr, config.image_size,
-                         config.style_weight)
+                         config.style_weight, config.anchor_weight)
     note(f"{facts['n_train']} paintings to learn from, {facts['n_heldout']} held out; mixed with {facts['n_keep']} of "
          f"the base's; {recipe.image_size} px crops, lr {recipe.lr:g}, style weight {recipe.style_weight:g}, "
          f"identity weight {recipe.identity_weight:g}")
@@ -300,8 +305,8 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
         identity_weight=recipe.identity_weight, max_steps=config.max_steps or 10**9, checkpoint_every=10**9,
         checkpoints_kept=1, sample_every=10**9, balance_by="label", warmup_steps=WARMUP_STEPS, seed=config.seed,
         loop="fast", target_cache=TARGET_CACHE, judge_padding=recipe.judge_padding, log_with=None, log_every=10,
-        freeze_encoder=True, anchor_weight=ANCHOR_WEIGHT,
-        anchor_styles=tuple(str(p) for p in sorted((out / "work" / "styles").glob("base_*"))))
+        freeze_encoder=True, anchor_weight=config.anchor_weight, anchor_styles=tuple(
+            str(p) for p in sorted((out / "work" / "styles").glob("base_*"))) if config.anchor_weight else ())
     accelerator = Accelerator(mixed_precision=resolve_mixed_precision("auto"), log_with=None,
                               project_config=ProjectConfiguration(project_dir=str(out)))
     set_seed(config.seed)
@@ -329,7 +334,8 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
     recipe.reasons.update({
         "started from": config.base_repo_id or config.model,
         "paintings": f"{facts['n_train']} of yours drawn {config.user_share:.0%} of the time, {facts['n_keep']} of the "
-                     "base's the rest, anchored to the base's output (so that the styles it knew are not forgotten)",
+                     "base's the rest" + (", anchored to the base's output" if config.anchor_weight else "")
+                     + " (so that the styles it knew are not forgotten)",
         "encoder": "frozen: the base's features, so its style banks work with this model too",
         "photos": facts["photos"],
         "batch": f"{BATCH} photos x {BATCH} paintings",
@@ -353,18 +359,12 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
 
 def check_commands(config: FinetuneConfig, out: Path) -> str:
     """The ``adain eval`` commands that score the same pairs as the card's table, set by set."""
-    dtype = "bf16" if _bf16() else "fp32"
+    dtype = "bf16" if cpu_has_bf16() else "fp32"
     return "\n".join(
         f"adain eval --contents {out}/eval/photos --styles {out}/eval/{key} --model before={config.model} "
         f"after={out}/model --judge {config.judge} --judge-dtype {dtype} --size {config.eval_size} "
         f"--backend {config.eval_backend} --sweep-pairs 0 --out {out}/check_{key}\n"
         f"python scripts/median_ratios.py {out}/check_{key}/pairs.csv --baseline before" for key in card.SETS)
-
-
-def _bf16() -> bool:
-    from .backends import cpu_has_bf16
-
-    return cpu_has_bf16()
 
 
 def _name_the_base(model_dir: Path, config: FinetuneConfig, history: History, facts: dict) -> None:

@@ -273,7 +273,13 @@ class OpenVINOBackend:
         """relu4_1-shaped features -> ``(N, 3, 8h, 8w)`` image (unclamped), fp32."""
         return self._run("decoder", features)
 
-    def stylize(self, images: Tensor, mean: Tensor, std: Tensor, alpha: Tensor) -> Tensor:
+    @property
+    def stylize(self):
+        """The fused graph's call (:meth:`stylize_fused`), or ``None`` in int8, whose AdaIN must stay
+        fp32 between the quantized halves: :meth:`Stylizer.stylize_batch` then runs the two graphs."""
+        return None if self.precision == "int8" else self.stylize_fused
+
+    def stylize_fused(self, images: Tensor, mean: Tensor, std: Tensor, alpha: Tensor) -> Tensor:
         """A batch through the fused graph: ``(N, 3, H, W)`` (``H, W`` multiples of the network's),
         style ``mean``/``std`` ``(N, C)``, ``alpha`` ``(N,)`` -> ``(N, 3, H, W)`` unclamped, fp32.
 
@@ -281,8 +287,6 @@ class OpenVINOBackend:
         share of the threads."""
         import openvino as ov
 
-        if self.precision == "int8":
-            return self._stylize_halves(images, mean, std, alpha)
         if self._fused is None:  # compiled on first use: single-image callers never pay for it
             with self._lock:
                 if self._fused is None:
@@ -309,15 +313,3 @@ class OpenVINOBackend:
                 queue.start_async([a[rows] for a in arrays], rows)
             queue.wait_all()
         return torch.from_numpy(out)
-
-    def _stylize_halves(self, images: Tensor, mean: Tensor, std: Tensor, alpha: Tensor) -> Tensor:
-        """:meth:`stylize` with the int8 encoder and decoder and AdaIN in fp32 between them, chunk by chunk."""
-        step = max(1, _CHUNK_PIXELS // (images.shape[-2] * images.shape[-1]))
-        out = []
-        for i in range(0, images.shape[0], step):
-            rows = slice(i, i + step)
-            feat = self.encode(images[rows])
-            target = AF.adaptive_instance_normalization(feat, mean[rows, :, None, None].float(),
-                                                        std[rows, :, None, None].float())
-            out.append(self.decode(feat + alpha[rows].float()[:, None, None, None] * (target - feat)))
-        return torch.cat(out)

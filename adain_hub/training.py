@@ -532,7 +532,7 @@ def train(
         torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32)
     if config.freeze_encoder and not model.is_vgg:
         model.encoder.requires_grad_(False)
-    teacher = None
+    teacher, anchored = None, anchor_test(config.anchor_styles, config.style_dataset)  # before any data is read
     if config.anchor_styles:  # the starting decoder, frozen, in the judge's precision
         teacher = copy.deepcopy(model.decoder).requires_grad_(False).eval().to(judge_dtype or torch.float32)
     loss_module = StyleTransferLoss(model, loss_network, identity=config.identity_weight > 0, judge_dtype=judge_dtype,
@@ -573,7 +573,7 @@ def train(
         caches = make_caches(config, loss_module, contents, styles, seed)
         data_seconds = time.perf_counter() - data_started
         return _train_loop(config, accelerator, loss_module, optimizer, scheduler, contents, styles, caches,
-                           latest, start_step, history, data_seconds, on_step, on_sample, stop_at)
+                           latest, start_step, history, data_seconds, on_step, on_sample, stop_at, anchored)
     finally:
         contents.close()
         styles.close()
@@ -595,9 +595,10 @@ def _train_loop(
     on_step: StepCallback | None,
     on_sample: Callable[[int, Tensor], None] | None,
     stop_at: float | None = None,
+    anchored: Callable[[str], bool] | None = None,
 ) -> AdaIN:
     """The loop of :func:`train`, once the model, optimizer and feeds exist (the feeds are closed by
-    the caller, whatever happens here)."""
+    the caller, whatever happens here); ``anchored(name)``: whether a style crop is anchored."""
     output_dir, rank = Path(config.output_dir), accelerator.process_index
     # the scheduler is stepped per optimizer step by us, not prepared (a prepared one steps once
     # per process), and registered so that save_state/load_state keep it
@@ -612,8 +613,6 @@ def _train_loop(
     # compiled for the forward and backward only; checkpoints and unwrapping see the plain module
     forward = torch.compile(loss_module) if config.compile else loss_module
     compile_error = ""
-
-    anchored = anchor_test(config.anchor_styles)
 
     def run_step(fn, content: Tensor, style: Tensor, c_feat: Tensor | None,
                  s_stats: Tensor | None, s_names: list[str]) -> tuple[Tensor, StepLosses]:
@@ -755,12 +754,20 @@ def _write_throughput(output_dir: Path, config: TrainConfig, accelerator: Accele
 LOSS_COLUMNS = ("step", "loss", "content", "style", "identity", "anchor", "lr", "seconds")
 
 
-def anchor_test(folders: Sequence[str]) -> Callable[[str], bool] | None:
+def anchor_test(folders: Sequence[str], style_dataset: str | None = None) -> Callable[[str], bool] | None:
     """Whether a style crop came from a file under one of ``folders``. Pools name crops by file
-    name only, so the test is by name: give the anchored paintings names no other painting has."""
+    name only, so the test is by name; a local ``style_dataset`` holding the same name outside those
+    folders is refused (``ValueError``): that painting would be anchored too."""
     if not folders:
         return None
-    names = {path.name for folder in folders for path in Path(folder).rglob("*")}
+    anchored = [Path(folder).absolute() for folder in folders]
+    names = {path.name for folder in anchored for path in folder.rglob("*")}
+    if style_dataset and Path(style_dataset).is_dir():
+        clash = sorted({path.name for path in Path(style_dataset).absolute().rglob("*") if path.is_file()
+                        and path.name in names and not any(f in path.parents for f in anchored)})
+        if clash:
+            raise ValueError(f"anchor_styles: {', '.join(clash[:3])} also named outside the anchored folders; "
+                             "anchoring goes by file name, so rename them")
     return lambda name: Path(name).name in names
 
 

@@ -67,7 +67,7 @@ def variants(model_dir: Path, photos: torch.Tensor, device: str) -> dict[str, tu
     out: dict[str, tuple[Callable[[], object], int]] = {f"per-image Stylizer loop ({loop.backend.name})": (one_by_one, len(x))}
     augment = StyleAugment(model, bank, p=1.0, seed=0)
     out[f"StyleAugment, batch {len(x)} ({augment.stylizer.backend.name})"] = (lambda: augment(x), len(x))
-    if hasattr(loop.backend, "stylize"):  # the same engine without its fused graph: what fusing wins
+    if getattr(loop.backend, "stylize", None):  # the same engine without its fused graph: what fusing wins
         two = Stylizer(model, backend=TwoGraphs(loop.backend), cache_size=0)
         idx = torch.tensor(picks)
         out[f"stylize_batch, batch {len(x)} ({loop.backend.name}, two graphs, AdaIN in PyTorch)"] = (

@@ -114,7 +114,7 @@ def test_the_cards_table_comes_from_pairs_a_rerun_of_adain_eval_gives_again(fine
     for key in ("yours", "others"):
         code = cli.main(["eval", "--contents", str(out / "eval" / "photos"), "--styles", str(out / "eval" / key),
                          "--model", f"before={ft['base']}", f"after={out / 'model'}", "--judge", str(ft["judge"]),
-                         "--judge-dtype", "bf16" if finetune._bf16() else "fp32", "--size", "64", "--backend", "fp32",
+                         "--judge-dtype", "bf16" if finetune.cpu_has_bf16() else "fp32", "--size", "64", "--backend", "fp32",
                          "--sweep-pairs", "0", "--out", str(out / f"check_{key}")])
         assert code == 0
         rows = list(csv.DictReader(open(out / f"check_{key}" / "pairs.csv")))
@@ -139,6 +139,7 @@ def test_recipe_continues_the_bases_last_run_and_caps_the_crop_by_the_smallest_p
     heavier = plan_recipe(history, "lite", 600, style_weight=14.0)
     assert heavier.style_weight == 14.0 and "style 7 there" in heavier.reasons["losses"]
     assert "anchored to its output" in recipe.reasons["losses"]
+    assert "anchored" not in plan_recipe(history, "lite", 600, anchor_weight=0).reasons["losses"]
     fresh = plan_recipe(History(), "lite", 600)
     assert (fresh.identity_weight, fresh.style_weight) == (50.0, 7.0) and "defaults" in fresh.reasons["losses"]
     assert [keep_folders(s) for s in (0.5, 1 / 3, 0.25)] == [1, 2, 3]

@@ -356,6 +356,12 @@ def test_a_fine_tune_anchors_the_paintings_of_its_anchor_folders_and_can_keep_th
     is_anchored = anchor_test([str(data / "style" / "cubism")])
     assert is_anchored("cubism0.jpg") and is_anchored(str(data / "style" / "cubism" / "cubism1.jpg"))
     assert not is_anchored("ukiyo_e0.jpg")
+    with pytest.raises(ValueError, match="cubism0.jpg also named outside"):  # a name both in and out: refused
+        clash = tmp_path / "clash"
+        for label in ("cubism", "other"):
+            (clash / label).mkdir(parents=True)
+            (clash / label / "cubism0.jpg").write_bytes(b"x")
+        anchor_test([str(clash / "cubism")], str(clash))
     logs = []
     config = _config(data, tmp_path / "run", str(vgg), pretrained=str(lite), max_steps=6, identity_weight=1.0,
                      anchor_styles=(str(data / "style" / "cubism"),), anchor_weight=10.0, freeze_encoder=True,
