@@ -198,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
     f.add_argument("--image-size", type=int, default=None,
                    help="training crop (default: the base's last, capped by your smallest painting)")
+    f.add_argument("--resize", type=int, default=None,
+                   help="shorter side photos and paintings are brought down to before cropping (default 512)")
     f.add_argument("--style-weight", type=float, default=None,
                    help="style loss weight on your paintings (default: the base's; the base's paintings are "
                         "anchored to its output, so this moves yours only)")

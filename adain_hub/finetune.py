@@ -45,6 +45,7 @@ TARGET_CACHE = 128  # cached crops per feed (each still serves ~4 times): a 2,04
 # still fell to 0.96x at 512 px; 1,000 held it at 0.98x with content and style on them 0.98x (docs/finetune.md)
 ANCHOR_WEIGHT = 1000.0
 WARMUP_STEPS = 100
+RESIZE = 512  # the shorter side training photos and paintings are brought down to before cropping
 BATCH = 8  # 8 photos x 8 paintings: the base's CPU batch (its GPU runs took 16 x 16, ~4x the time a step here)
 EVAL_SPLITS = ("val", "validation", "test")
 Notes = Callable[[str], None]
@@ -72,6 +73,7 @@ class FinetuneConfig:
     eval_backend: str = "fp32"  # deterministic, so that adain eval --backend fp32 gives the same pairs
     lr: float = LR
     image_size: int | None = None  # None: the base's last crop, capped by the smallest painting
+    resize: int = RESIZE
     style_weight: float | None = None  # None: the base's
     anchor_weight: float = ANCHOR_WEIGHT  # 0: the base's paintings judged like yours instead
     max_steps: int | None = None
@@ -82,7 +84,7 @@ class FinetuneConfig:
     repo_id: str | None = None  # where the fine-tune will be pushed: the card's usage example names it
 
     def __post_init__(self) -> None:
-        for name in ("minutes", "eval_photos", "eval_size", "keep_count", "lr"):
+        for name in ("minutes", "eval_photos", "eval_size", "keep_count", "lr", "resize"):
             if not getattr(self, name) > 0:
                 raise FinetuneError(f"{name} must be positive, got {getattr(self, name)}")
         if not self.anchor_weight >= 0:
@@ -281,6 +283,10 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
     history = _base_history(config.model)
     recipe = plan_recipe(history, base.config.architecture, min(sides), config.lr, config.image_size,
                          config.style_weight, config.anchor_weight)
+    if recipe.image_size > config.resize:
+        raise FinetuneError(f"resize {config.resize} is under the {recipe.image_size} px crop: give a resize of at "
+                            "least the crop")
+    recipe.reasons["crops"] += f", cut from images brought down to {config.resize} px on their shorter side"
     note(f"{facts['n_train']} paintings to learn from, {facts['n_heldout']} held out; mixed with {facts['n_keep']} of "
          f"the base's; {recipe.image_size} px crops, lr {recipe.lr:g}, style weight {recipe.style_weight:g}, "
          f"identity weight {recipe.identity_weight:g}")
@@ -301,7 +307,7 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
     train_config = TrainConfig(
         content_dataset=content, style_dataset=str(out / "work" / "styles"), output_dir=str(out),
         pretrained=config.model, encoder_from=config.judge, lr=recipe.lr, lr_decay=LR_DECAY, batch_size=BATCH,
-        styles_per_batch=BATCH, image_size=recipe.image_size, resize=512, style_weight=recipe.style_weight,
+        styles_per_batch=BATCH, image_size=recipe.image_size, resize=config.resize, style_weight=recipe.style_weight,
         identity_weight=recipe.identity_weight, max_steps=config.max_steps or 10**9, checkpoint_every=10**9,
         checkpoints_kept=1, sample_every=10**9, balance_by="label", warmup_steps=WARMUP_STEPS, seed=config.seed,
         loop="fast", target_cache=TARGET_CACHE, judge_padding=recipe.judge_padding, log_with=None, log_every=10,

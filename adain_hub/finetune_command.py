@@ -68,7 +68,7 @@ def config_from_args(args: argparse.Namespace, online: Callable[[], bool]):
             raise CommandError(f"give --keep-styles DIR (paintings like the base's, to mix in so it does not forget "
                                f"them): the default, the Hub's {WIKIART}, cannot be reached offline", USAGE_ERROR)
     others = str(args.others) if args.others is not None else (example_paintings() or None)
-    optional = {k: getattr(args, k) for k in ("image_size", "max_steps", "style_weight", "anchor_weight")
+    optional = {k: getattr(args, k) for k in ("image_size", "max_steps", "style_weight", "anchor_weight", "resize")
                 if getattr(args, k) is not None}
     try:
         return FinetuneConfig(
@@ -78,7 +78,8 @@ def config_from_args(args: argparse.Namespace, online: Callable[[], bool]):
             seed=args.seed, base_repo_id=base_repo_id(args.model), repo_id=args.push_to_hub, **optional)
     except FinetuneError as exc:  # the config speaks of fields; the user typed flags
         message = str(exc)
-        for name in ("minutes", "eval_photos", "eval_size", "keep_count", "lr", "holdout", "style_weight", "anchor_weight"):
+        for name in ("minutes", "eval_photos", "eval_size", "keep_count", "lr", "holdout", "style_weight", "anchor_weight",
+                     "resize"):
             message = re.sub(rf"\b{name}\b", "--" + name.replace("_", "-"), message)
         raise CommandError(message, USAGE_ERROR) from None
 

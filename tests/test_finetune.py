@@ -92,6 +92,7 @@ def test_a_tiny_finetune_writes_a_loadable_model_with_its_bank_history_and_card(
     assert "| your held-out paintings (2) | 4 |" in card and "| paintings by others (2) | 4 |" in card
     assert "![before and after](eval/contact_sheet.jpg)" in card and (model_dir / "eval" / "contact_sheet.jpg").is_file()
     assert f"A fine-tune of `{ft['base']}`" in card and "adain-finetune" in card
+    assert "brought down to 512 px on their shorter side" in card  # the recipe's scale, stated
     # held out means held out: neither the held-out paintings nor the held-out photos are in what training read
     held = {p.name for p in (out / "eval" / "yours").iterdir()}
     trained = {p.name for p in (out / "work" / "styles" / "yours").iterdir()}
@@ -272,6 +273,14 @@ def test_training_stops_at_the_callers_deadline_with_its_setup_counted(ft, tmp_p
     train(config, Accelerator(cpu=True, mixed_precision=precision), on_step=lambda s, _: steps.append(s),
           stop_at=time.monotonic())
     assert steps == [1] and History.load(tmp_path / "model").steps == 1
+
+
+def test_a_resize_under_the_crop_is_refused_before_anything_is_scored(ft, tmp_path):
+    with pytest.raises(FinetuneError, match="resize must be positive"):
+        _config(ft, tmp_path / "a", resize=0)
+    with pytest.raises(FinetuneError, match="resize 32 is under the 64 px crop"):
+        run_finetune(_config(ft, tmp_path / "b", resize=32))
+    assert not (tmp_path / "b" / "model").exists()
 
 
 def test_a_rerun_after_a_failed_run_starts_clean(ft, tmp_path):
