@@ -168,18 +168,27 @@ class Judge:
         stats = [AF.calc_mean_std(f) for f in feats]
         return Reference(name, image, feats[-1], stats, [AF.gram_matrix(f) for f in feats])
 
+    @staticmethod
+    def style_terms(feats: list[Tensor], style: Reference) -> Tensor:
+        """``(layers, 2)``: the mean and std terms of the style loss at relu1_1 ... relu4_1; their sum is
+        :meth:`score`'s style loss (the same sums as ``AF.style_loss``)."""
+        terms = []
+        for feat, (s_mean, s_std) in zip(feats, style.stats, strict=True):
+            o_mean, o_std = AF.calc_mean_std(feat)
+            terms.append(torch.stack([F.mse_loss(o_mean, s_mean), F.mse_loss(o_std, s_std)]))
+        return torch.stack(terms)
+
     def score(self, output: Image.Image, content: Reference, style: Reference) -> dict[str, float]:
         """Content, style and Gram losses of ``output`` and its SSIM (Y) against the photo."""
         output = fit(output.convert("RGB"), content.image.size)
         feats = self.features(output)
-        style_loss = gram_loss = feats[0].new_zeros(())
-        for feat, (s_mean, s_std), s_gram in zip(feats, style.stats, style.grams, strict=True):
-            o_mean, o_std = AF.calc_mean_std(feat)  # the same sums as AF.style_loss / AF.gram_loss
-            style_loss = style_loss + F.mse_loss(o_mean, s_mean) + F.mse_loss(o_std, s_std)
+        gram_loss = feats[0].new_zeros(())
+        for feat, s_gram in zip(feats, style.grams, strict=True):  # the same sums as AF.gram_loss
             gram_loss = gram_loss + F.mse_loss(AF.gram_matrix(feat), s_gram)
         return {
             "content_loss": float(AF.content_loss(feats[-1], content.relu4_1)),
-            "style_loss": float(style_loss),
+            # summed in the order score always added them, so stored scores stay bit for bit
+            "style_loss": float(sum(self.style_terms(feats, style).flatten(), feats[0].new_zeros(()))),
             "gram_loss": float(gram_loss),
             "ssim": ssim_luminance(output, content.image),
         }

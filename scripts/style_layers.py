@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-import torch.nn.functional as F
 
 from adain_hub import AdaIN, Stylizer
 from adain_hub import evaluation as ev
@@ -48,9 +47,7 @@ def main() -> None:
             for painting in paintings:
                 out = fit(stylizer.stylize(photo.image, painting.image).convert("RGB"), photo.image.size)
                 feats = judge.features(out)
-                for i, (feat, (s_mean, s_std)) in enumerate(zip(feats, painting.stats, strict=True)):
-                    mean, std = AF.calc_mean_std(feat)
-                    terms[i] += torch.stack([F.mse_loss(mean, s_mean), F.mse_loss(std, s_std)]).float()
+                terms += judge.style_terms(feats, painting).float()
                 content += float(AF.content_loss(feats[-1], photo.relu4_1))
         n = len(photos) * len(paintings)
         terms /= n
