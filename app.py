@@ -11,8 +11,9 @@ This file only parses, loads and lays out the page; the work is done by :class:`
 and :func:`adain_hub.images.load_image` alone decides what a bad image is. One Stylizer per model lives as
 long as the app (each model is loaded once, however often it is picked), so its pixel-keyed cache keeps every
 style encoded while alpha or weights change. With several models a dropdown picks one, and the gallery of
-famous paintings follows it (each model's own style bank). The static page in ``web/``, which stylizes in the
-visitor's own browser, is served at ``/web/``.
+famous paintings follows it (each model's own style bank). The Live tab streams the webcam's frames through
+the same Stylizer (labelled as sending them to the server). The static page in ``web/``, which stylizes in the
+visitor's own browser (photos and the live camera, nothing uploaded), is served at ``/web/``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import argparse  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
+from collections import OrderedDict  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Mapping  # noqa: E402
+from typing import Any, Callable, Mapping  # noqa: E402
 
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -40,7 +43,7 @@ from adain_hub.hub import looks_like_path, named_models  # noqa: E402
 from adain_hub.images import ImageError, load_image, one_line  # noqa: E402
 from adain_hub.model import AdaIN  # noqa: E402
 from adain_hub.style_bank import StyleBank, StyleBankError  # noqa: E402
-from adain_hub.stylizer import Stylizer  # noqa: E402
+from adain_hub.stylizer import StyleFeatures, Stylizer  # noqa: E402
 from adain_hub import video as adain_video  # noqa: E402
 from adain_hub.video import VideoError, probe  # noqa: E402
 
@@ -62,6 +65,13 @@ MAX_VIDEO_SECONDS = 10.0  # the Video tab is for short clips: every frame runs t
 VIDEO_SIZES = (256, 384, 512)
 VIDEO_OUT = Path(tempfile.gettempdir()) / "adain_hub_video"  # results, pruned after VIDEO_KEEP_S
 VIDEO_KEEP_S = 3600.0
+LIVE_SIZES = (256, 320, 384, 512)
+DEFAULT_LIVE_SIZE = 320
+LIVE_EVERY_S = 0.1  # the browser sends a frame at most this often, and none while the last is still out
+LIVE_SECONDS = 120  # one visitor's stream holds a worker this long at most (then the webcam is clicked again)
+LIVE_STREAMS = 2  # live visitors served at once; more wait in the queue
+# what the Live tab asks the webcam for: not gradio's default 1920 x 1440, since every frame is uploaded
+LIVE_CAMERA = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
 
 THEME = gr.themes.Soft(
     primary_hue="indigo",
@@ -212,7 +222,13 @@ def make_stylize_fn(stylizers: Stylizer | Mapping[str, Stylizer], banks: Mapping
         slots = [(s, w, label) for s, w, label in ((style, weight, "Style 1"), (style_2, weight_2, "Style 2")) if s]
         if not slots and famous is None:
             raise user_error("Add at least one style image, or pick a famous painting.")
-        photo = _open(content, "Content photo", min_side=1)  # small photos run upscaled and come back as they are
+        try:  # what the photo becomes, from its header (adain_hub.input_plan): refused before it is decoded
+            refusal = stylizer.plan(content, int(size)).reason
+        except ImageError:
+            refusal = ""  # not an image at all: _open says so below
+        if refusal:
+            raise user_error(f"Content photo: {refusal}.")
+        photo = _open(content, "Content photo", min_side=1)  # small photos run enlarged and come back as they are
         styles: list[Any] = [_open(s, label) for s, _, label in slots]
         if famous is not None:
             styles.insert(0, famous)
@@ -245,6 +261,64 @@ def make_stylize_fn(stylizers: Stylizer | Mapping[str, Stylizer], banks: Mapping
         return result
 
     return stylize
+
+
+def make_live_fn(stylizers: Stylizer | Mapping[str, Stylizer],
+                 banks: Mapping[str, StyleBank | None] | None = None) -> Callable[..., Image.Image | None]:
+    """The function behind the Live tab (its stream event, ``stylize_frame``; gradio_client cannot call streams):
+    one webcam frame through the same Stylizer as the Photo tab (the app's, per model), with a famous painting or
+    a style image. A style image is encoded once and kept for the frames after it; frames are not cached (each
+    is seen once)."""
+    if isinstance(stylizers, Stylizer):
+        stylizers = {"": stylizers}
+    banks = banks or {}
+    kept: OrderedDict[tuple[str, str], StyleFeatures] = OrderedDict()  # (model, style file) -> encoded, the last few
+    lock = threading.Lock()
+
+    def stylize_frame(
+        frame: Image.Image | None,
+        painting: str | None = None,
+        style: str | None = None,
+        alpha: float = 1.0,
+        size: int = DEFAULT_LIVE_SIZE,
+        model: str | None = None,
+    ) -> Image.Image | None:
+        """Stylize one webcam frame.
+
+        Args:
+            frame: the frame (``None`` before the webcam sends one: nothing to show).
+            painting: the name of a famous painting of the model's style bank (used when no ``style``).
+            style: a style image, encoded on its first frame and kept.
+            alpha: content-style trade-off in [0, 1]; 1 is full style.
+            size: longer side, in pixels, of the stylized frame.
+            model: which of the app's models stylizes (default: the first).
+        """
+        if frame is None:
+            return None
+        stylizer = _chosen(stylizers, model)
+        name = model or next(iter(stylizers))
+        if style:
+            with lock:
+                chosen = kept.get((name, style))
+            if chosen is None:
+                chosen = stylizer.encode_style(_open(style, "Style"))
+                with lock:
+                    kept[(name, style)] = chosen
+                    while len(kept) > 4:
+                        kept.popitem(last=False)
+        elif painting:
+            bank = banks.get(name)
+            if bank is None or painting not in bank:
+                raise user_error(f"No famous painting named {painting!r} here.")
+            chosen = bank[painting]
+        else:
+            raise user_error("Pick a famous painting or add a style image for the live view.")
+        try:
+            return stylizer.stylize(frame, chosen, alpha=float(alpha), size=int(size), cache=False)
+        except ValueError as exc:  # alpha out of range, a frame the Stylizer refuses
+            raise user_error(str(exc)) from None
+
+    return stylize_frame
 
 
 def _chosen(per_model: Mapping[str, Any], model: str | None) -> Any:
@@ -356,6 +430,48 @@ def build_video_tab(stylizer: Stylizer | Mapping[str, Stylizer], model: gr.Dropd
         run.click(make_video_fn(stylizer), inputs=inputs, outputs=result, api_name="stylize_video")
 
 
+def build_live_tab(stylizers: Mapping[str, Stylizer], banks: Mapping[str, StyleBank | None],
+                   model: gr.Dropdown) -> None:
+    """The Live tab (inside ``build_demo``): the webcam streamed to the server, each frame through the
+    model's Stylizer and back; labelled as uploading, with the in-browser page linked for those who would
+    rather keep their camera on their machine."""
+    first = next(iter(stylizers))
+    names = list(banks[first].names) if banks.get(first) else []
+    with gr.Tab("Live (webcam)", elem_id="live_tab"):
+        page = (" To keep your camera on your own machine, use [the in-browser page](web/?source=camera): it paints "
+                "your webcam live in your own tab, and nothing is uploaded." if (WEB / "index.html").is_file() else "")
+        gr.Markdown(
+            "**This tab sends your webcam's frames to this server**, which paints them and sends them back "
+            f"(up to {1 / LIVE_EVERY_S:g} a second, {LIVE_SECONDS // 60:g} minutes at a time)." + page,
+            elem_id="live_note",
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                camera = gr.Image(label="Webcam (frames are sent to the server)", sources=["webcam"], streaming=True,
+                                  type="pil", elem_id="live_in", height=300,
+                                  webcam_options=gr.WebcamOptions(mirror=True, constraints=LIVE_CAMERA))
+                painting = gr.Dropdown(names, value=names[0] if names else None, label="Famous painting",
+                                       elem_id="live_painting", visible=bool(names))
+                style = uploaded_image(label="Or a style image (used instead)", elem_id="live_style",
+                                       sources=["upload", "clipboard"], height=160)
+            with gr.Column():
+                result = gr.Image(label="Live result", format="jpeg", elem_id="live_out", interactive=False,
+                                  height=360)
+                alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Style strength (alpha)", elem_id="live_alpha")
+                size = gr.Radio(list(LIVE_SIZES), value=DEFAULT_LIVE_SIZE, label="Working size (longer side, px)",
+                                elem_id="live_size")
+        camera.stream(make_live_fn(stylizers, banks), [camera, painting, style, alpha, size, model], result,
+                      stream_every=LIVE_EVERY_S, time_limit=LIVE_SECONDS, concurrency_limit=LIVE_STREAMS,
+                      show_progress="hidden", api_name="stylize_frame")
+
+        def follow_live(name: str | None) -> Any:  # another model: its own famous paintings
+            chosen = banks.get(name or first)
+            options = list(chosen.names) if chosen else []
+            return gr.Dropdown(options, value=options[0] if options else None, visible=bool(options))
+
+        model.change(follow_live, model, painting, api_name=False)
+
+
 # -- page -----------------------------------------------------------------------------------
 def _examples() -> list[list[Any]]:
     """Rows for ``gr.Examples``: content, style 1, style 2, mask, alpha, keep colours."""
@@ -431,7 +547,8 @@ def build_demo(stylizer: Stylizer | Mapping[str, Stylizer], model_name: str = ""
             with gr.Tab("Photo", elem_id="photo_tab"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
-                        content = uploaded_image(label="Content photo", elem_id="content", **image_kw)
+                        content = uploaded_image(label="Content photo", elem_id="content", height=240,
+                                                 sources=["upload", "webcam", "clipboard"])  # webcam: a snapshot
                         with gr.Row():
                             with gr.Column(min_width=200):
                                 style = uploaded_image(label="Style 1", elem_id="style", **image_kw)
@@ -483,6 +600,7 @@ def build_demo(stylizer: Stylizer | Mapping[str, Stylizer], model_name: str = ""
                 )
                 run.click(stylize, inputs=inputs, outputs=result, api_name="stylize")
             build_video_tab(stylizers, model)
+            build_live_tab(stylizers, banks, model)
         shown = (f"Model: `{model_name or 'custom'}` · backend `{getattr(next(iter(stylizers.values())).backend, 'name', '?')}`"
                  if len(stylizers) == 1 else "Models: " + ", ".join(
                      f"`{name}` ({getattr(s.backend, 'name', '?')})" for name, s in stylizers.items()))

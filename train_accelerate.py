@@ -99,6 +99,8 @@ HELP = {
                      "output (pulled to it in pixels) instead of being judged, so the styles it knew are not forgotten",
     "anchor_weight": "weight of the pull to the starting model's output on --anchor-styles",
     "freeze_encoder": "keep a lite model's encoder as it was (its features, and the style banks built for it, stay valid)",
+    "antialias": "lite: a fixed blur after the decoder's last ReLU and after its last pixel shuffle, so it cannot paint "
+                 "a 4 px or 2 px mesh (a fresh network, or added to the --resume-from/--pretrained one)",
 }
 
 

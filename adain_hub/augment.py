@@ -21,7 +21,7 @@ from .cores import available_cores
 from .int8 import INT8, data_backend
 from .model import AdaIN
 from .style_bank import StyleBank, StyleBankError
-from .stylizer import Stylizer
+from .stylizer import DEFAULT_MEMORY_BUDGET_MB, Stylizer
 
 RANDOM = "random"
 
@@ -43,9 +43,14 @@ class StyleAugment(nn.Module):
         backend: the :class:`Stylizer` backend (default ``"auto"``: OpenVINO on CPUs, fp16 on CUDA), or
             ``"openvino-int8"`` (:mod:`adain_hub.int8`: calibrated on the bank, ~2x VGG-19 on CPUs
             without AMX, ~35 dB from fp32; needs NNCF).
+        memory_budget: MB one image's pass through the network may take (:mod:`~adain_hub.input_plan`:
+            a batch runs whole, so a size over it raises ``ValueError`` saying so).
 
-    Input ``(B, 3, H, W)`` or ``(3, H, W)``, uint8 or float in [0, 1], any ``H, W``; output of the
-    same shape, dtype and device. Unstylized samples are returned untouched.
+    Input ``(B, 3, H, W)`` or ``(3, H, W)``, uint8 or float in [0, 1], any ``H, W`` within the
+    memory budget (under 32 px, run enlarged or mirrored out, the rule ``adain stylize`` follows);
+    output of the same shape, dtype and device. Unstylized samples are returned untouched. A float
+    batch holding NaN or infinite values raises ``ValueError`` saying how many (a model would
+    otherwise learn from a flat image).
     """
 
     def __init__(
@@ -57,6 +62,7 @@ class StyleAugment(nn.Module):
         seed: int | None = None,
         bank: StyleBank | None = None,
         backend: str = "auto",
+        memory_budget: float = DEFAULT_MEMORY_BUDGET_MB,
     ) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
@@ -65,7 +71,10 @@ class StyleAugment(nn.Module):
         if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError(f"alpha must be a number or (lo, hi) with 0 <= lo <= hi <= 1, got {alpha}")
         self.model = model.eval()
+        if not memory_budget > 0:
+            raise ValueError(f"memory_budget must be positive (MB), got {memory_budget}")
         self.p, self.alpha, self.seed, self.backend_name = float(p), (lo, hi), seed, backend
+        self.memory_budget = float(memory_budget)
         self.random = isinstance(styles, str) and styles == RANDOM
         if self.random:
             source = bank if bank is not None else StyleBank.from_pretrained(model)
@@ -114,8 +123,8 @@ class StyleAugment(nn.Module):
             worker = get_worker_info()
             threads = max(1, available_cores() // worker.num_workers) if worker is not None else None
             backend = data_backend(self.model, self.backend_name, threads, bank=self.bank)  # int8: calibrated on it
-            self._stylizer = Stylizer(self.model, backend=backend,
-                                      cache_size=0)
+            self._stylizer = Stylizer(self.model, backend=backend, cache_size=0,
+                                      memory_budget=getattr(self, "memory_budget", DEFAULT_MEMORY_BUDGET_MB))
         return self._stylizer
 
     def _worker_generator(self) -> torch.Generator | None:
@@ -153,6 +162,11 @@ class StyleAugment(nn.Module):
             raise ValueError(f"StyleAugment takes (B, 3, H, W) or (3, H, W) RGB tensors, got {shape}")
         if images.is_floating_point() is False and images.dtype != torch.uint8:
             raise ValueError(f"StyleAugment takes uint8 or float images, got {images.dtype}")
+        if images.is_floating_point():  # before any draw: a refused batch leaves the seed's sequence as it was
+            bad = int((~torch.isfinite(images)).sum())
+            if bad:
+                raise ValueError(f"StyleAugment got {bad:,} NaN or infinite values in a batch of shape "
+                                 f"{tuple(images.shape)}; fix the data or the transform before it")
         single = images.dim() == 3
         batch = images.unsqueeze(0) if single else images
         chosen, mean, std, alpha = self.draw(len(batch))

@@ -114,12 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="export the model to ONNX (onnxruntime, apps, browsers)",
         description="Write OUT/stylize.onnx (photo, painting and alpha in, the stylized photo out), its two "
                     "halves OUT/encoder.onnx and OUT/decoder.onnx (encode once, decode many; AdaIN between "
-                    "them is a few lines), and OUT/README.md on how to call them. Needs the onnx extra: "
+                    "them is a few lines), OUT/README.md on how to call them, and OUT/styles.json when the model "
+                    "has a style bank (its famous paintings, for the in-browser page). Needs the onnx extra: "
                     "pip install 'adain-hub[onnx]'.",
     )
     x.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     x.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     x.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset (default 18)")
+    x.add_argument("--no-styles", dest="styles", action="store_false",
+                   help="leave out styles.json (the model's style bank, written by default when it has one)")
     x.set_defaults(func=cmd_export)
 
     # -- stylize-dataset -------------------------------------------------------------------
@@ -706,16 +709,20 @@ def _export(args: argparse.Namespace) -> int:
         onnx_export.check_opset(opset)
     except ValueError as exc:
         raise CliError(f"--opset: {exc}", USAGE_ERROR) from None
+    from .style_bank import StyleBankError
+
     model = _load_model(args.model, "cpu")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notes on torch internals are not the user's concern
-            paths = onnx_export.export(model, args.out, opset, source=args.model)
+            paths = onnx_export.export(model, args.out, opset, source=args.model, styles=args.styles)
+    except StyleBankError as exc:
+        raise CliError(f"{_one_line(exc)} (or leave the paintings out: --no-styles)") from None
     except OSError as exc:
         raise CliError(f"{args.out}: cannot write ({exc.strerror or _one_line(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - the exporter raises many types; one line
         raise CliError(f"cannot export {args.model}: {_one_line(exc)}") from None
-    sizes = ", ".join(f"{p.name} ({p.stat().st_size / 2**20:.1f} MB)" for p in paths if p.suffix == ".onnx")
+    sizes = ", ".join(f"{p.name} ({p.stat().st_size / 2**20:.1f} MB)" for p in paths if p.suffix in (".onnx", ".json"))
     _say(f"wrote {sizes} and README.md to {args.out}")
     return 0
 

@@ -1,8 +1,10 @@
 """The pipeline that stylizes a dataset's inputs: threads decode and resize (PIL releases the GIL),
 images of one size go through :meth:`~adain_hub.Stylizer.stylize_batch` together (an image with
 several versions is decoded once; eager backends encode it once, OpenVINO's fused graph once per version), threads encode and write the results while the network runs the
-next batch. Queues are bounded, so memory is too. Photos over the memory budget go through
-:meth:`~adain_hub.Stylizer.stylize` alone, in tiles.
+next batch. What each input becomes is decided from its header before it is decoded
+(:mod:`~adain_hub.input_plan`, the stylizer's memory budget): refused inputs are never decoded, photos
+over the budget go through :meth:`~adain_hub.Stylizer.stylize` alone, in tiles, and the decoding
+read-ahead holds at most half the budget. Queues are bounded, so memory is too.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .dataset_sources import Geometry, Item, load_pixels
+from .dataset_sources import Geometry, Item, load_pixels, plan_item
 from .images import ImageError, one_line
+from .input_plan import InputPlan
 from .png import encode_png
 from .style_bank import StyleBank
 from .stylizer import Stylizer
@@ -58,6 +61,7 @@ class Pipeline:
         self.seed, self.alpha, self.fmt, self.quality = seed, alpha, fmt, quality
         self.batch, self.threads = batch_size, threads
         self._bank_on_device: StyleBank | None = None  # for the tiled path, which transforms on the model's device
+        self.budget = stylizer.budget()  # what an input may become (adain_hub.input_plan)
 
     def draw(self, item: Item, k: int) -> tuple[int, float]:
         return assign(self.seed, item.rel, k, len(self.bank), self.alpha)
@@ -99,20 +103,33 @@ class Pipeline:
                     submit(group[s][0], k, pixels)
                 reap(block=False)
 
+        def planned() -> Iterable[tuple[Item, list[int], InputPlan | None, str]]:
+            for item, ks in todo:  # headers only, in order: a refused input is never decoded
+                try:
+                    yield item, ks, plan_item(item, self.geometry, self.budget), ""
+                except ImageError as exc:
+                    yield item, ks, None, str(exc)
+
         try:
-            for item, ks, pixels, reason in threaded_map(self._decode, todo, self.threads,
-                                                         depth=max(4 * self.threads, 2 * self.batch), wait=True):
+            for item, ks, pixels, reason in threaded_map(
+                    self._decode, planned(), self.threads, depth=max(4 * self.threads, 2 * self.batch), wait=True,
+                    weigh=lambda job: job[2].decode_megabytes if job[2] is not None else 0.0,
+                    max_weight=self.stylizer.memory_budget / 2):
                 if pixels is None:
                     refused(item, reason)
                     continue
                 left[item.index] = len(ks)
                 h, w = pixels.shape[:2]
                 try:
-                    tiled = self.stylizer.tile_size(w, h) is not None  # over the memory budget: alone, in tiles
+                    net = self.stylizer.network_plan(w, h)  # the plan its header gave, at its output size
+                    if net.reason:
+                        raise ValueError(net.reason)
+                    tiled = net.tile is not None  # over the memory budget: alone, in tiles
                     results = [self._stylize_tiled(item, k, pixels) for k in ks] if tiled else []
-                except (ValueError, RuntimeError, MemoryError) as exc:  # even the smallest tiles too big, say
+                except (ValueError, RuntimeError, MemoryError) as exc:  # the network failed on it, say
                     del left[item.index]
-                    refused(item, f"cannot stylize ({one_line(exc)})")
+                    text = one_line(exc, 300)
+                    refused(item, text if text.startswith("cannot stylize") else f"cannot stylize ({text})")
                     continue
                 if tiled:
                     for k, result in zip(ks, results):
@@ -131,9 +148,12 @@ class Pipeline:
             writers.shutdown(wait=True, cancel_futures=True)
         return written
 
-    def _decode(self, item: Item, ks: list[int]) -> tuple[Item, list[int], np.ndarray | None, str]:
+    def _decode(self, item: Item, ks: list[int], plan: InputPlan | None,
+                reason: str) -> tuple[Item, list[int], np.ndarray | None, str]:
+        if plan is None:
+            return item, ks, None, reason
         try:
-            return item, ks, load_pixels(item, self.geometry), ""
+            return item, ks, load_pixels(item, self.geometry, self.budget, plan), ""
         except ImageError as exc:
             return item, ks, None, str(exc)
 
@@ -156,9 +176,10 @@ class Pipeline:
         return _to_uint8(result)
 
     def _outputs_per_pass(self, h: int, w: int) -> int:
-        """Outputs of ``h x w`` one pass may hold: the batch size, within the memory budget."""
-        bpp = getattr(self.stylizer.backend, "bytes_per_pixel", 1500.0)
-        return max(1, min(self.batch, int(self.stylizer.memory_budget * 2**20 / (bpp * h * w))))
+        """Outputs of ``h x w`` one pass may hold: the batch size, within the memory budget (each at
+        the size the network runs it, a strip's padding included)."""
+        each = self.stylizer.network_plan(w, h, tiles=False).megabytes
+        return max(1, min(self.batch, int(self.stylizer.memory_budget / max(each, 1e-6))))
 
     def _encode_and_write(self, write: Write, item: Item, k: int, pixels: np.ndarray) -> None:
         if self.fmt == "png":

@@ -16,9 +16,15 @@ import numpy as np
 from PIL import Image
 
 from .images import ImageError, fit, iter_files, load_image, one_line, output_size
-
-# Stylized-ImageNet: the shorter side to 256, then the centre 224 (scaled alike for other crops)
-RESIZE_PER_CROP = 256 / 224
+from .input_plan import (
+    CROP_FIRST_PIXELS,
+    Budget,
+    Header,
+    InputPlan,
+    crop_resize_size,
+    plan_header,
+    plan_input,
+)
 
 
 @dataclass
@@ -174,31 +180,60 @@ class Geometry:
 
 def center_crop(img: Image.Image, crop: int) -> Image.Image:
     """torchvision's ``Resize(round(crop * 256 / 224))`` then ``CenterCrop(crop)`` on a PIL image
-    (bilinear; the shorter side is scaled up too when smaller)."""
-    short = round(crop * RESIZE_PER_CROP)
+    (bilinear; the shorter side is scaled up too when smaller). When resizing the whole image first
+    would make more than ``CROP_FIRST_PIXELS`` (a 65535 x 1 strip: 16,776,960 x 256), only the
+    crop's region is resized, straight to ``crop x crop``."""
     w, h = img.size
-    size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
+    size = crop_resize_size(w, h, crop)
+    left, top = int(round((size[0] - crop) / 2.0)), int(round((size[1] - crop) / 2.0))
+    if size[0] * size[1] > CROP_FIRST_PIXELS:
+        sx, sy = w / size[0], h / size[1]
+        box = (left * sx, top * sy, (left + crop) * sx, (top + crop) * sy)
+        return img.resize((crop, crop), Image.Resampling.BILINEAR, box=box)
     if size != (w, h):
         img = img.resize(size, Image.Resampling.BILINEAR)
-    left, top = int(round((size[0] - crop) / 2.0)), int(round((size[1] - crop) / 2.0))
     return img.crop((left, top, left + crop, top + crop))
 
 
-def load_pixels(item: Item, geometry: Geometry) -> np.ndarray:
-    """``(H, W, 3)`` uint8 of ``item`` at the size it is stylized; :class:`ImageError` with the
-    reason alone (no name) if it is not a usable image."""
+def plan_item(item: Item, geometry: Geometry, budget: Budget) -> InputPlan:
+    """What ``item`` becomes (:mod:`~adain_hub.input_plan`), from its header alone; :class:`ImageError`
+    with the reason alone (no name) if it is refused or not an image."""
     src = item.src
     if isinstance(src, str):  # a stream example with neither bytes nor a local file
         raise ImageError("example has neither image bytes nor a readable file")
     try:
-        img = load_image(src, min_side=1)
+        plan = plan_input(src, budget, geometry.size, geometry.center_crop)
+    except ImageError as exc:
+        raise ImageError(_unnamed(exc, src)) from None
+    if plan.reason:
+        raise ImageError(plan.reason)
+    return plan
+
+
+def load_pixels(item: Item, geometry: Geometry, budget: Budget, plan: InputPlan | None = None) -> np.ndarray:
+    """``(H, W, 3)`` uint8 of ``item`` at the size it is stylized, decoded only once its header's
+    ``plan`` (:func:`plan_item`) accepted it; :class:`ImageError` with the reason alone (no name) if
+    it is refused or not a usable image."""
+    plan = plan or plan_item(item, geometry, budget)
+    src = item.src
+    try:
+        img = load_image(src, max_pixels=budget.max_pixels, min_side=1)
+        if img.size != plan.source:  # a header that did not tell all (a PNG's EXIF after its pixels)
+            again = plan_header(Header(*img.size), budget, geometry.size, geometry.center_crop)
+            if again.reason:
+                raise ImageError(again.reason)
         return np.asarray(geometry.apply(img))
     except ImageError as exc:
-        name = str(src) if isinstance(src, Path) else "bytes"
-        text = str(exc)
-        raise ImageError(text[len(name) + 2:] if text.startswith(f"{name}: ") else text) from None
+        raise ImageError(_unnamed(exc, src)) from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(f"cannot decode image ({one_line(exc)})") from None
+
+
+def _unnamed(exc: ImageError, src: Path | bytes | str) -> str:
+    """An :class:`ImageError`'s reason without the input's name in front."""
+    name = str(src) if isinstance(src, Path) else "bytes"
+    text = str(exc)
+    return text[len(name) + 2:] if text.startswith(f"{name}: ") else text
 
 
 def under(path: Path, folder: Path) -> bool:

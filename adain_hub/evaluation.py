@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from . import functional as AF
+from .grid import grid_score
 from .images import ImageError, fingerprint, fit, iter_image_files, load_image, to_tensor, working_size
 from .model import AdaIN
 from .stylizer import StyleFeatures, Stylizer
@@ -44,8 +45,11 @@ METRICS: dict[str, tuple[str, bool]] = {
     "style_loss": ("style loss", False),
     "gram_loss": ("Gram loss", False),
     "ssim": ("SSIM (Y)", True),
+    "grid": ("grid score", False),
     "seconds": ("s / image", False),
 }
+# metrics read as they are, not as ratios to a peer: a grid score is already relative (a photo scores 1-3)
+ABSOLUTE = ("grid",)
 
 
 # -- SSIM ----------------------------------------------------------------------------------------
@@ -179,7 +183,8 @@ class Judge:
         return torch.stack(terms)
 
     def score(self, output: Image.Image, content: Reference, style: Reference) -> dict[str, float]:
-        """Content, style and Gram losses of ``output`` and its SSIM (Y) against the photo."""
+        """Content, style and Gram losses of ``output``, its SSIM (Y) against the photo and its grid score
+        (:func:`adain_hub.grid.grid_score`: a 4 px or 2 px mesh over it)."""
         output = fit(output.convert("RGB"), content.image.size)
         feats = self.features(output)
         gram_loss = feats[0].new_zeros(())
@@ -191,6 +196,7 @@ class Judge:
             "style_loss": float(sum(self.style_terms(feats, style).flatten(), feats[0].new_zeros(()))),
             "gram_loss": float(gram_loss),
             "ssim": ssim_luminance(output, content.image),
+            "grid": grid_score(to_tensor(output)),
         }
 
 
@@ -243,6 +249,7 @@ class PairScore:
     gram_loss: float
     ssim: float
     seconds: float
+    grid: float = math.nan  # absent from reports written before the grid score existed
 
 
 @dataclass
@@ -347,7 +354,7 @@ def summarize(scores: Sequence[PairScore], methods: Sequence[str]) -> list[dict[
         mine = [s for s in scores if s.method == method]
         row: dict[str, float | str | int] = {"method": method, "pairs": len(mine)}
         for metric in METRICS:
-            values = [getattr(s, metric) for s in mine]
+            values = [getattr(s, metric) for s in mine if not math.isnan(getattr(s, metric))]
             row[f"{metric}_mean"] = statistics.fmean(values) if values else math.nan
             row[f"{metric}_std"] = statistics.pstdev(values) if len(values) > 1 else 0.0
         rows.append(row)
@@ -373,10 +380,15 @@ def median_ratios(scores: Sequence[PairScore], method: str, other: str) -> dict[
     peer's" figures of the issues and cards: below 1 is better for losses, above 1 for SSIM)."""
     ratios = {}
     for metric in METRICS:
-        mine = [getattr(s, metric) for s in scores if s.method == method]
-        theirs = [getattr(s, metric) for s in scores if s.method == other]
-        ratios[metric] = statistics.median(mine) / statistics.median(theirs) if mine and theirs else math.nan
+        mine, theirs = median_metric(scores, method, metric), median_metric(scores, other, metric)
+        ratios[metric] = mine / theirs if theirs else math.nan
     return ratios
+
+
+def median_metric(scores: Sequence[PairScore], method: str, metric: str) -> float:
+    """The median of one metric over ``method``'s pairs (NaN when none has it)."""
+    values = [getattr(s, metric) for s in scores if s.method == method and not math.isnan(getattr(s, metric))]
+    return statistics.median(values) if values else math.nan
 
 
 def self_style_psnr(stylizer: Stylizer, photo: Image.Image, side: int = 512) -> tuple[float, float]:
@@ -427,6 +439,9 @@ def summary_markdown(scores: Sequence[PairScore], methods: Sequence[str], baseli
             if method != baseline:
                 ratios = median_ratios(scores, method, baseline)
                 lines.append(f"| {method} | " + " | ".join(f"{ratios[m]:.2f}x" for m in METRICS) + " |")
+    grids = {m: median_metric(scores, m, "grid") for m in methods}
+    lines += ["", "Median grid score (a 4 px or 2 px mesh; photos score 1-3, lower is cleaner): "
+              + ", ".join(f"{m} {v:.1f}" for m, v in grids.items()), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -510,8 +525,8 @@ def read_pairs(path: str | os.PathLike) -> list[PairScore]:
     """The scores of a ``pairs.csv`` that :func:`write_report` wrote, back as :class:`PairScore` rows
     in the order they were run (styles outer, contents inner)."""
     with open(path, newline="") as f:
-        return [PairScore(r["method"], r["content"], r["style"], **{m: float(r[m]) for m in METRICS})
-                for r in csv.DictReader(f)]
+        return [PairScore(r["method"], r["content"], r["style"],
+                          **{m: float(r.get(m) or math.nan) for m in METRICS}) for r in csv.DictReader(f)]
 
 
 def write_report(result: EvalResult, out: str | os.PathLike, cell: int = 256,

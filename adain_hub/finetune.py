@@ -28,7 +28,7 @@ from .finetune_data import (FinetuneError, check_paintings, copy_files, hub_imag
 from .history import History
 from .hub import hub_reachable, load_model, looks_like_path
 from .images import iter_image_files
-from .model import STYLE_BANK_FILE
+from .model import STYLE_BANK_FILE, AdaIN
 
 __all__ = ["FinetuneConfig", "FinetuneError", "FinetuneResult", "Recipe", "plan_recipe", "push", "run_finetune",
            "upload_files"]
@@ -81,6 +81,7 @@ class FinetuneConfig:
     min_paintings: int = 10
     min_painting_side: int = 128
     base_repo_id: str | None = None  # the base on the Hub, for the card's link and metadata
+    judge_repo_id: str | None = None  # the judge on the Hub: how the card names it (a local path means nothing there)
     repo_id: str | None = None  # where the fine-tune will be pushed: the card's usage example names it
 
     def __post_init__(self) -> None:
@@ -356,11 +357,21 @@ def run_finetune(config: FinetuneConfig, notes: Notes | None = None, progress: P
         minutes=f"{(time.monotonic() - started) / 60:.0f}",
         device=device_name(accelerator.device), repo_id=config.repo_id or str(model_dir),
         first_style=names[0], n_photos=len(photos), n_heldout=facts["n_heldout"], n_others=facts["n_others"],
-        judge=f"{str(judge_dtype).removeprefix('torch.')}, {config.judge}", eval_size=config.eval_size,
+        judge=f"{str(judge_dtype).removeprefix('torch.')}, {judge_label(config, judge_model)}", eval_size=config.eval_size,
         results_table=card.table_markdown(rows), recipe=recipe.reasons, n_bank=len(names),
         bank_names=", ".join(f"`{n}`" for n in names[:4]) + (", ..." if len(names) > 4 else ""),
         check_commands=check_commands(config, out))
     return FinetuneResult(model_dir, rows, steps[0], train_minutes, warnings)
+
+
+def judge_label(config: FinetuneConfig, judge_model: AdaIN) -> str:
+    """How the card names its judge for a reader anywhere: its Hub id, or else a local folder's name with
+    the model's fingerprint (which tells whether another copy is the same model)."""
+    if config.judge_repo_id:
+        return f"`{config.judge_repo_id}`"
+    if Path(config.judge).expanduser().is_dir():
+        return f"the VGG-19 model of a local folder `{Path(config.judge).name}` (fingerprint {judge_model.fingerprint()})"
+    return f"`{config.judge}`"
 
 
 def check_commands(config: FinetuneConfig, out: Path) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import statistics
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -24,7 +23,7 @@ from .stylizer import Stylizer
 
 SETS = {"yours": "your held-out paintings", "others": "paintings by others"}
 SHEET_ROWS = {"yours": 4, "others": 2}
-TABLE_METRICS = ("content_loss", "style_loss", "ssim")
+TABLE_METRICS = ("content_loss", "style_loss", "ssim", "grid")
 
 
 def evaluate_model(model: AdaIN, name: str, photos: Sequence[tuple[str, Image.Image]],
@@ -54,8 +53,8 @@ def table(results: Mapping[str, ev.EvalResult], before: str = "before", after: s
     for key, result in results.items():
         row: dict = {"set": key, "paintings": len(result.styles), "photos": len(result.contents)}
         for metric in TABLE_METRICS:
-            b = statistics.median(getattr(s, metric) for s in result.scores if s.method == before)
-            a = statistics.median(getattr(s, metric) for s in result.scores if s.method == after)
+            b = ev.median_metric(result.scores, before, metric)
+            a = ev.median_metric(result.scores, after, metric)
             row[metric] = (b, a, a / b)
         rows.append(row)
     return rows
@@ -63,8 +62,8 @@ def table(results: Mapping[str, ev.EvalResult], before: str = "before", after: s
 
 def table_markdown(rows: Sequence[dict]) -> str:
     """The before/after table of the card (medians over pairs; the ratio is after / before)."""
-    lines = ["| paintings (never trained on) | pairs | content loss ↓ | style loss ↓ | SSIM to the photo ↑ |",
-             "|---|---:|---|---|---|"]
+    lines = ["| paintings (never trained on) | pairs | content loss ↓ | style loss ↓ | SSIM to the photo ↑ | grid score ↓ |",
+             "|---|---:|---|---|---|---|"]
     for row in rows:
         cells = [f"{_num(b)} → {_num(a)} (**{r:.2f}x**)" for b, a, r in (row[m] for m in TABLE_METRICS)]
         label = f"{SETS.get(row['set'], row['set'])} ({row['paintings']})"
@@ -134,7 +133,8 @@ and with {{ n_others }} paintings by other painters; scored by the VGG-19 judge 
 
 {{ results_table }}
 Losses: lower is closer (to the photo's structure for the content loss, to the painting's statistics for the
-style loss). SSIM to the photo: higher keeps more of its structure. A good fine-tune lowers the style loss on
+style loss). SSIM to the photo: higher keeps more of its structure. Grid score: how far a fine 4 px or 2 px mesh
+stands out of the output's spectrum (photos score 1-3). A good fine-tune lowers the style loss on
 your paintings and leaves the other two rows near 1x: it paints more like your painter without blurring the
 photo or forgetting other styles (alpha could trade one for the other on its own).
 

@@ -75,7 +75,8 @@ def config_from_args(args: argparse.Namespace, online: Callable[[], bool]):
             styles=str(args.styles), out=str(args.out), model=args.model, judge=args.judge, keep_styles=keep,
             photos=str(photos), others=others, minutes=args.minutes, keep_count=args.keep_count,
             user_share=args.user_share, eval_photos=args.eval_photos, eval_size=args.eval_size, lr=args.lr,
-            seed=args.seed, base_repo_id=base_repo_id(args.model), repo_id=args.push_to_hub, **optional)
+            seed=args.seed, base_repo_id=base_repo_id(args.model), judge_repo_id=base_repo_id(args.judge),
+            repo_id=args.push_to_hub, **optional)
     except FinetuneError as exc:  # the config speaks of fields; the user typed flags
         message = str(exc)
         for name in ("minutes", "eval_photos", "eval_size", "keep_count", "lr", "holdout", "style_weight", "anchor_weight",

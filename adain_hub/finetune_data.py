@@ -22,6 +22,8 @@ import numpy as np
 from PIL import Image
 
 from .images import ImageError, fingerprint, image_format, iter_image_files, load_image
+from .input_plan import decode_megabytes, decode_refusal, read_header
+from .stylizer import DEFAULT_MEMORY_BUDGET_MB
 
 MIN_PAINTINGS = 10  # 8 to learn from and 2 to measure on: fewer, and neither the model nor the table means much
 MIN_PAINTING_SIDE = 128  # the smallest crop a fine-tune trains on; smaller files are thumbnails, not paintings
@@ -72,7 +74,14 @@ def check_paintings(folder: str | os.PathLike, min_count: int = MIN_PAINTINGS,
     seen: dict[str, str] = {}
     for path in files:
         name = path.relative_to(root).as_posix()
-        try:
+        try:  # the header first (adain_hub.input_plan): a tiny, a bomb or an over-budget file is never decoded
+            header = read_header(path)
+            if min(header.width, header.height) < min_side:
+                check.refused.append(f"{name} (tiny: {header.width}x{header.height}; a painting needs at least "
+                                     f"{min_side} px a side)")
+                continue
+            if (need := decode_megabytes(header)) > DEFAULT_MEMORY_BUDGET_MB:
+                raise ImageError(f"{path}: {decode_refusal(header, need, DEFAULT_MEMORY_BUDGET_MB)}")
             image = load_image(path)
         except ImageError as exc:
             check.refused.append(f"{name} (unreadable: {str(exc).removeprefix(f'{path}: ')})")

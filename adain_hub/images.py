@@ -25,7 +25,7 @@ IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".jfif"}
 )
 MAX_PIXELS = 80_000_000  # refuse decompression bombs before decoding them
-MIN_SIDE = 32  # the encoder divides by 8 and reflection-pads: smaller photos run upscaled to this
+MIN_SIDE = 32  # the side the network runs at least: smaller images are enlarged or padded to it (input_plan.py)
 ENCODER_MIN_SIDE = 16  # relu4_1 is 1/8 of the input, and its reflection padding needs 2 px there
 MAX_STRETCHED_PIXELS = 2048 * 2048  # a long thin image kept encodable above the cap, at most this big
 
@@ -114,9 +114,11 @@ def load_image(src: ImageInput, max_pixels: int = MAX_PIXELS, min_side: int = MI
             raise ImageError(f"{name}: image is too small to stylize ({w}x{h}, need at least {min_side} px a side)")
         frame = img.tell() if getattr(img, "n_frames", 1) > 1 else 0
         try:
-            if frame:
-                img.seek(0)
-            img.load()
+            with warnings.catch_warnings():  # a damaged file's plugin warnings: the error below says it
+                warnings.simplefilter("ignore", UserWarning)
+                if frame:
+                    img.seek(0)
+                img.load()
             # a tRNS colour key counts in files we read; a caller's image may have been flattened
             # already (convert("RGB") keeps info["transparency"])
             return _to_rgb(ImageOps.exif_transpose(img), colour_key=opened is not None)
@@ -142,6 +144,24 @@ def image_mode(src: str | os.PathLike | bytes) -> str:
     same one-line :class:`ImageError` as :func:`load_image` for missing, unreadable or bomb files."""
     with _open(src) as img:
         return img.mode
+
+
+def image_header(src: str | os.PathLike | bytes) -> tuple[int, int, str]:
+    """``(width, height, mode)`` of a file or encoded bytes from its header alone, upright (an EXIF
+    rotation of a quarter turn swaps the sides, as :func:`load_image` turns the pixels), with the same
+    one-line :class:`ImageError` as :func:`load_image` for missing, unreadable or bomb files. Nothing
+    is decoded: a PNG's EXIF is read only when it comes before the pixels, as a camera writes it."""
+    with _open(src) as img:
+        w, h = img.size
+        orientation = 1
+        if "exif" in img.info or img.format in ("JPEG", "MPO", "TIFF", "WEBP"):
+            try:
+                with warnings.catch_warnings():  # a damaged TIFF's plugin warnings: load_image decides
+                    warnings.simplefilter("ignore", UserWarning)
+                    orientation = int(img.getexif().get(0x0112, 1) or 1)
+            except Exception:  # a garbled EXIF block is not the image's fault; load_image decides
+                orientation = 1
+        return (h, w, img.mode) if orientation in (5, 6, 7, 8) else (w, h, img.mode)
 
 
 def _array_to_pil(arr: Tensor | np.ndarray, name: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -194,6 +214,9 @@ def _open(src: str | os.PathLike | bytes) -> Image.Image:
             # Pillow only warns between its own limit and twice it; load_image checks the caller's
             # max_pixels against the header before any pixel is decoded.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # and its plugins warn about damaged headers ("Truncated File Read" in a TIFF) before
+            # deciding: load_image decides, in one line, so a hostile file prints nothing else
+            warnings.simplefilter("ignore", UserWarning)
             return Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
     except Image.DecompressionBombError as exc:
         match = re.search(r"\((\d+) pixels\)", str(exc))
@@ -300,24 +323,15 @@ def working_size(
 
 
 def output_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
-    """Size a stylized image comes out at: the input's, longer side capped at ``max_side`` (never
-    upscaled), aspect ratio kept. The network pads it to a multiple of 8 and crops back
-    (:func:`pad_to_multiple`), so sizes are not rounded and photos are not stretched. The cap never
-    takes the shorter side below ``MIN_SIDE``: a long thin strip (2000x40 at 512) comes out above the
-    cap (1600x32), and one already thinner (2000x20) at its own size, as does a small icon; such images
-    run upscaled (:func:`network_size`)."""
-    w, h = working_size(width, height, max_side, multiple=1, min_side=MIN_SIDE)
-    return min(w, width), min(h, height)
-
-
-def network_size(width: int, height: int, min_side: int = MIN_SIDE) -> tuple[int, int]:
-    """Size an image of ``width x height`` (an output size) is stylized at: itself, or upscaled so its
-    shorter side is ``min_side`` when it is smaller (a 16x16 icon, a 2000x20 strip), since relu4_1
-    of fewer pixels has hardly any positions to take statistics over."""
-    if min(width, height) >= min_side:
+    """Size a stylized image comes out at: the input's, longer side capped at ``max_side`` (``None`` or
+    0: no cap; never upscaled), aspect ratio kept, each side at least 1 px. The cap holds for every
+    shape: a 65535x1 strip at 256 comes out 256x1, not above the cap (the network reaches its minimum
+    side by padding, :mod:`adain_hub.input_plan`). Sizes are not rounded to the network's multiple of
+    8 (:func:`pad_to_multiple` pads and crops back), so photos are not stretched."""
+    scale = 1.0 if not max_side else min(1.0, max_side / max(width, height))
+    if scale == 1.0:
         return width, height
-    scale = min_side / min(width, height)
-    return max(min_side, round(width * scale)), max(min_side, round(height * scale))
+    return max(1, int(round(width * scale))), max(1, int(round(height * scale)))
 
 
 def pad_amounts(height: int, width: int, multiple: int = 8) -> tuple[int, int, int, int]:

@@ -67,13 +67,17 @@ class AdaINConfig:
     the paper, or ``"bilinear"``, which gave fewer checkerboard artefacts in our experiments (the
     lite decoder upsamples by pixel shuffle and ignores it). ``blocks`` is the number of residual
     blocks on each side of the lite network's bottleneck, split between its two levels (so at
-    least 2: one each).
+    least 2: one each). ``antialias`` puts a fixed 2 x 2 box blur after each of the lite decoder's
+    pixel shuffles (fastai's ``PixelShuffle_ICNR(blur=True)``): it zeroes the period-2 pattern a shuffle
+    paints from its four sub-pixel filters, so the decoder cannot draw the 4 px and 2 px mesh
+    (:mod:`adain_hub.grid`). It has no weights; a model trained without it is changed by it.
     """
 
     channels: tuple[int, ...] | None = None
     upsample: Literal["nearest", "bilinear"] = "nearest"
     architecture: Architecture = "vgg19"
     blocks: int = 2
+    antialias: bool = False
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -89,6 +93,9 @@ class AdaINConfig:
         if int(self.blocks) != self.blocks or self.blocks < 2:
             raise ValueError(f"blocks must be a whole number of at least 2 (one per level), got {self.blocks}")
         self.blocks = int(self.blocks)
+        if self.antialias and self.architecture != "lite":
+            raise ValueError("antialias is the lite decoder's blur after its pixel shuffles; vgg19 has none")
+        self.antialias = bool(self.antialias)
 
     @property
     def feature_channels(self) -> int:
@@ -216,22 +223,40 @@ class LiteEncoder(nn.Module):
         return [torch.cat([shallow, self.deep(shallow)], dim=1)]
 
 
+class ShuffleBlur(nn.Sequential):
+    """A 2 x 2 box average (stride 1, edges replicated), as fastai puts after ``PixelShuffle_ICNR``:
+    its response is zero at the Nyquist frequency, where the period-2 pattern of a pixel shuffle's
+    four sub-pixel filters sits. The lite decoder has one at half resolution, after its last ReLU (a
+    ReLU can make that frequency again from others; the convolution and shuffle after it cannot, so
+    no 4 px period reaches the image), and one at full resolution after the last shuffle (the 2 px
+    period). Their paddings are split (top-left, then bottom-right) so the pair shifts the image by
+    half a pixel at most."""
+
+    def __init__(self, pad: tuple[int, int, int, int] = (1, 0, 1, 0)) -> None:
+        super().__init__(nn.ReplicationPad2d(pad), nn.AvgPool2d(2, stride=1))
+
+
 class LiteDecoder(nn.Module):
     """``(N, 2 * C, h, w) -> (N, 3, 4h, 4w)``: the deep level through residual blocks, fused with
-    the shallow level by a 1x1 convolution, then two pixel-shuffle upsamplings."""
+    the shallow level by a 1x1 convolution, then two pixel-shuffle upsamplings (each followed by
+    a :class:`ShuffleBlur` when ``antialias``)."""
 
-    def __init__(self, channels: tuple[int, ...], blocks: int = 2) -> None:
+    def __init__(self, channels: tuple[int, ...], blocks: int = 2, antialias: bool = False) -> None:
         super().__init__()
         half, quarter = channels
         self.quarter = quarter
         self.deep = nn.Sequential(*[_Residual(quarter) for _ in range(blocks // 2)])
         self.fuse = nn.Conv2d(2 * quarter, quarter, 1)
         self.shallow = nn.Sequential(*[_Residual(quarter) for _ in range(blocks - blocks // 2)])
-        self.up = nn.Sequential(OrderedDict(
+        layers: dict[str, nn.Module] = dict(
             conv1=_conv(quarter, 4 * half), shuffle1=nn.PixelShuffle(2), relu1=nn.ReLU(inplace=True),
-            conv2=_conv(half, half), relu2=nn.ReLU(inplace=True),
-            to_rgb=_conv(half, 12), shuffle2=nn.PixelShuffle(2),  # no activation: clamped as an image
-        ))
+            conv2=_conv(half, half), relu2=nn.ReLU(inplace=True))
+        if antialias:  # just before the last linear layers: nothing after it can bring the period back
+            layers["blur1"] = ShuffleBlur((1, 0, 1, 0))
+        layers.update(to_rgb=_conv(half, 12), shuffle2=nn.PixelShuffle(2))  # no activation: clamped as an image
+        if antialias:
+            layers["blur2"] = ShuffleBlur((0, 1, 0, 1))
+        self.up = nn.Sequential(OrderedDict(layers))
         for conv in (self.up.conv1[1], self.up.to_rgb[1]):
             _icnr_(conv, 2)
 
@@ -336,7 +361,7 @@ class AdaIN(
         self.config = config if config is not None else AdaINConfig()
         if self.config.architecture == "lite":  # trained whole, with VGG-19 only as the loss network
             self.encoder = LiteEncoder(self.config.channels, self.config.blocks)
-            self.decoder = LiteDecoder(self.config.channels, self.config.blocks)
+            self.decoder = LiteDecoder(self.config.channels, self.config.blocks, self.config.antialias)
         else:  # the paper's: a frozen VGG-19 encoder, only the decoder trains
             self.encoder = Encoder(self.config.channels)
             self.decoder = Decoder(self.config.channels, self.config.upsample)
@@ -409,7 +434,10 @@ class AdaIN(
         """A short hash of the config and every tensor of the whole model or of its encoder only:
         what a style bank was built with (statistics are the encoder's), and what a dataset's
         manifest names its outputs' model by."""
-        h = hashlib.sha256(json.dumps(asdict(self.config), sort_keys=True).encode())
+        config = asdict(self.config)
+        if part == "encoder" or not config["antialias"]:  # the decoder's blur: absent from older hashes
+            del config["antialias"]
+        h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
         module = self if part == "model" else self.encoder
         for name, tensor in sorted(module.state_dict().items()):
             t = tensor.detach().to("cpu", torch.float32).contiguous()

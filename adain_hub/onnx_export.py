@@ -10,6 +10,10 @@ Three graphs, float32 RGB in [0, 1] in and out, every image side dynamic:
 - ``decoder.onnx``: ``features`` (1, C, h, w) -> ``image`` (1, 3, d*h, d*w) in [0, 1], at the padded
   size: cut the photo back out with :func:`crop_box`.
 
+With a model that ships a style bank (famous paintings), ``styles.json`` goes beside them: each painting's
+name, credit line, thumbnail and statistics, so that a page (adain-hub's ``web/``) offers them without
+encoding any.
+
 Why two halves: a painting's style is two vectors of C floats, computed once and kept; a photo is
 encoded once, and every change of alpha or style then reruns only the decoder. The AdaIN step between
 them is one multiply-add per feature (:func:`adain_step`), small enough for numpy or JavaScript, so it
@@ -21,9 +25,12 @@ onnxruntime to run the graphs).
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,10 +42,15 @@ from . import functional as AF
 from .images import ENCODER_MIN_SIDE
 from .model import AdaIN
 
+if TYPE_CHECKING:
+    from .style_bank import StyleBank
+
 DEFAULT_OPSET = 18  # the first opset of torch's exporter; onnxruntime has run it since 1.14
 MIN_OPSET = 18  # lower ones need onnx's version converter, which has no adapter for Pad and keeps 18
 PAD_MULTIPLE = 8  # the Stylizer pads every image to this, for both architectures
 GRAPHS = ("stylize.onnx", "encoder.onnx", "decoder.onnx")
+STYLES_FILE = "styles.json"  # the model's style bank, for pages: names, credits, thumbnails, statistics
+STYLES_FORMAT = "adain-hub-web-styles/1"
 _EXAMPLE = {"content": (64, 80), "style": (72, 64)}  # traced at these sizes; any size runs
 
 
@@ -220,26 +232,66 @@ def check_opset(opset: int) -> None:
         raise ValueError(f"opset must be {MIN_OPSET} to {newest} (torch's exporter starts at {MIN_OPSET}), got {opset}")
 
 
-def export(model: AdaIN, out: str | Path, opset: int = DEFAULT_OPSET, source: str = "") -> list[Path]:
+def export(model: AdaIN, out: str | Path, opset: int = DEFAULT_OPSET, source: str = "",
+           styles: bool = True) -> list[Path]:
     """Write :data:`GRAPHS` and a ``README.md`` on calling them into the folder ``out`` (created);
-    ``source`` names the model in the README. Returns the paths written."""
+    ``source`` names the model in the README. With ``styles`` and a model that has a style bank,
+    also :data:`STYLES_FILE` (:func:`styles_json`); a bank built for another encoder raises
+    :class:`~adain_hub.StyleBankError`, before anything is written. Returns the paths written."""
     require_exporter()
     check_opset(opset)
+    bank = _model_bank(model) if styles else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [export_graph(model, name, out / name, opset) for name in GRAPHS]
+    if bank is not None:
+        paths.append(out / STYLES_FILE)
+        paths[-1].write_text(json.dumps(styles_json(bank), ensure_ascii=False, separators=(",", ":")),
+                             encoding="utf-8")
     readme = out / "README.md"
-    readme.write_text(folder_readme(model, source, opset), encoding="utf-8")
+    readme.write_text(folder_readme(model, source, opset, len(bank) if bank is not None else 0), encoding="utf-8")
     return [*paths, readme]
 
 
-def folder_readme(model: AdaIN, source: str = "", opset: int = DEFAULT_OPSET) -> str:
-    """The README.md written next to the graphs: what each takes and gives, and how to call them."""
+def _model_bank(model: AdaIN) -> StyleBank | None:
+    """The style bank shipped beside ``model``'s weights, checked against its encoder; ``None`` if none."""
+    from .style_bank import StyleBank
+
+    return StyleBank.from_pretrained(model) if model.style_bank_file else None
+
+
+def styles_json(bank: StyleBank) -> dict[str, Any]:
+    """A style bank as the page reads it: per painting its name, credit line, thumbnail (a JPEG ``data:``
+    URL, or ``""``) and channel ``mean`` and ``std``, the same numbers as the bank's (9 significant digits
+    give every float32 back exactly), so the page paints with a famous painting what the Stylizer does."""
+    def floats(values: Any) -> list[float]:
+        return [float(f"{v:.9g}") for v in values.tolist()]
+
+    thumbnails = bank.thumbnails or (b"",) * len(bank)
+    return {
+        "format": STYLES_FORMAT,
+        "encoder": bank.encoder,
+        "channels": bank.channels,
+        "styles": [
+            {"name": name, "credit": credit, "mean": floats(bank.mean[i].float()), "std": floats(bank.std[i].float()),
+             "thumbnail": f"data:image/jpeg;base64,{base64.b64encode(thumb).decode()}" if thumb else ""}
+            for i, (name, credit, thumb) in enumerate(zip(bank.names, bank.credits, thumbnails))
+        ],
+    }
+
+
+def folder_readme(model: AdaIN, source: str = "", opset: int = DEFAULT_OPSET, styles: int = 0) -> str:
+    """The README.md written next to the graphs: what each takes and gives, and how to call them
+    (``styles``: how many famous paintings :data:`STYLES_FILE` holds; 0: there is none)."""
     cfg = model.config
+    styles_line = (f"\n`{STYLES_FILE}` holds the model's {styles} famous paintings (its style bank): per painting "
+                   f"`name`, `credit`,\n`thumbnail` (a JPEG `data:` URL) and the `mean` and `std` of its "
+                   f"features ({cfg.feature_channels} floats each): reshaped to (1, {cfg.feature_channels}, 1, 1),\n"
+                   f"they are `style_mean` and `style_std` below, with no painting to encode.\n" if styles else "")
     return README_TEMPLATE.format(
         source=f" of `{source}`" if source else "", architecture=cfg.architecture, opset=opset,
         channels=cfg.feature_channels, d=cfg.downsample, min_side=ENCODER_MIN_SIDE, eps=AF.EPS,
-        version=__version__,
+        version=__version__, styles=styles_line,
     )
 
 
@@ -267,7 +319,7 @@ reflection, h = ceil(H / 8) * 8 / {d}, so the decoder's image is the padded size
     scale = style_std / content_std
     target = features * scale + (style_mean - content_mean * scale)
     decoder_input = alpha * target + (1 - alpha) * features
-
+{styles}
 ```python
 import numpy as np
 import onnxruntime as ort

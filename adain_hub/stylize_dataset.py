@@ -10,9 +10,13 @@ skips what is done and a killed run loses only the images in flight.
 
 The pipeline: threads decode and resize (PIL releases the GIL), images of one size go through
 :meth:`~adain_hub.Stylizer.stylize_batch` together (an image with several versions is read
-once), threads encode and write the results. Photos too big for the memory budget go through
-:meth:`~adain_hub.Stylizer.stylize` alone, in tiles. Nothing here prints: refusals and progress go to
-callbacks, and the call returns a :class:`DatasetSummary`.
+once), threads encode and write the results. What an input becomes is decided from its header
+before it is decoded (:mod:`~adain_hub.input_plan`, the same rule as ``adain stylize``'s): photos too
+big for the memory budget go through :meth:`~adain_hub.Stylizer.stylize` alone, in tiles, and those
+that fit no way are refused with the reason. Each process keeps a record of its inputs in flight
+(:mod:`~adain_hub.in_flight`), so an input that killed the process twice is refused on the next run
+instead of killing it again. Nothing here prints: refusals and progress go to callbacks, and the
+call returns a :class:`DatasetSummary`.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from .dataset_sources import (
     under,
 )
 from .images import ImageError, write_atomic
+from .in_flight import DIED_TWICE, RECORD_GLOB, InFlight, read_deaths, record_path
 from .manifest import Row, check_job, merge_parts, part_path, write_part
 from .style_bank import StyleBank
 from .stylizer import Stylizer
@@ -178,6 +183,7 @@ class _Job:
         self.done_now = 0
         self.lock = threading.Lock()
         self.folders: set[Path] = set()
+        self.record: InFlight | None = None
 
     # -- the run ------------------------------------------------------------------------------
     def run(self, processes: Processes) -> DatasetSummary:
@@ -203,7 +209,17 @@ class _Job:
                              "styles": _bank_identity(self.bank)}, write=processes.is_main_process)
         if self.o.to_dataset and processes.is_main_process:
             write_card(self.out, self.o.split)
-        rows = self._folder(items, rank, world) if folder_source else self._stream(ds, rank, world)
+        deaths = read_deaths(self.out)  # every process reads every record before any is rewritten
+        processes.wait_for_everyone()
+        if processes.is_main_process:  # records of processes this run does not have: read above
+            for stale in self.out.glob(RECORD_GLOB):
+                if stale != record_path(self.out, rank) and int(stale.name.split("-")[-1].split(".")[0]) >= world:
+                    stale.unlink(missing_ok=True)
+        self.record = InFlight(self.out, rank, deaths)
+        try:
+            rows = self._folder(items, rank, world) if folder_source else self._stream(ds, rank, world)
+        finally:
+            self.record.close()  # ended, even by an exception: nothing was in flight at a death
         write_part(self.out, rank, world, rows)
         processes.wait_for_everyone()
         if processes.is_main_process:
@@ -336,8 +352,11 @@ class _Job:
             if item.rel in present:
                 self.summary.already_done += len(item.names)
                 continue
+            if self.record is not None and self.record.died_twice(item.rel):
+                self._refuse(item, DIED_TWICE)  # never opened again
+                continue
             try:
-                load_pixels(item, self.geometry)
+                load_pixels(item, self.geometry, self.pipeline.budget)
                 reason = "missing from its shard, written by an earlier run"
             except ImageError as exc:
                 reason = str(exc)
@@ -345,7 +364,13 @@ class _Job:
 
 
     def _stylize(self, todo: Iterable[tuple[Item, list[int]]], write, total: int | None) -> None:
+        """Run ``todo`` through the pipeline with its inputs in flight on record: one that killed the
+        process twice is refused unopened, and those in flight at one death run last, one at a time."""
+        record = self.record
+        assert record is not None, "run() makes the record"
+
         def finished(item: Item) -> None:
+            record.done(item.rel)
             self.done_now += 1
             if self.progress:
                 self.progress(self.done_now, total)
@@ -354,7 +379,18 @@ class _Job:
             self._refuse(item, reason)
             finished(item)
 
-        self.summary.written += self.pipeline.run(todo, write, refused, finished)
+        def watched(jobs: Iterable[tuple[Item, list[int]]]) -> Iterator[tuple[Item, list[int]]]:
+            for item, ks in jobs:
+                if record.died_twice(item.rel):
+                    refused(item, DIED_TWICE)
+                    continue
+                record.start(item.rel)  # on disk before its header is read
+                yield item, ks
+
+        rest, suspects = record.split(todo, lambda job: job[0].rel)
+        self.summary.written += self.pipeline.run(watched(rest), write, refused, finished)
+        for job in suspects:  # alone: if it kills the process again, nothing else was in flight
+            self.summary.written += self.pipeline.run(watched([job]), write, refused, finished)
 
 
 def _blocks(items: Iterable[Item], size: int) -> Iterator[tuple[int, list[Item]]]:

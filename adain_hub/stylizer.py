@@ -3,12 +3,16 @@
 Videos build on this (:mod:`adain_hub.video`, ``stylize_video(stylizer, ...)``); this module knows
 nothing of them.
 
-Photos too big for the memory budget run in overlapping tiles (:mod:`adain_hub.tiling`) with the
-content statistics of the whole photo, so the result matches an untiled run.
+What an input becomes (its output size, the size the network runs it at, whole or in tiles, or
+refused) is decided from its header before a pixel is decoded, by :mod:`adain_hub.input_plan`, the
+rule every entry point shares. Photos too big for the memory budget run in overlapping tiles
+(:mod:`adain_hub.tiling`) with the content statistics of the whole photo, so the result matches an
+untiled run.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -30,7 +34,6 @@ from .images import (
     load_image,
     load_mask,
     load_mask_grid,
-    network_size,
     output_size,
     pad_amounts,
     pad_to_multiple,
@@ -38,6 +41,7 @@ from .images import (
     to_tensor,
     unpad,
 )
+from .input_plan import Budget, Header, InputPlan, NetworkPlan, network_plan, plan_header, read_header
 from .model import AdaIN
 
 Method = Literal["adain", "wct"]
@@ -185,14 +189,15 @@ class Stylizer:
 
     # -- encoding ---------------------------------------------------------------------------
     def _encode_cached(self, kind: str, img: Image.Image) -> Tensor:
+        """relu4_1 of ``img``, run as the network takes it (a thin style mirrored out to 32 px)."""
         if self._cache_size == 0:  # nothing kept, so no fingerprint (a hash of every pixel) either
-            return self.backend.encode(pad_to_multiple(to_tensor(img)))
+            return self._encode(img)
         key = (kind, fingerprint(img))
         with self._cache_lock:  # threads may share a Stylizer (a web server's workers)
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        feats = self.backend.encode(pad_to_multiple(to_tensor(img)))
+        feats = self._encode(img)
         with self._cache_lock:
             self._cache[key] = feats
             while len(self._cache) > self._cache_size:
@@ -224,28 +229,58 @@ class Stylizer:
             img = to_pil(recoloured)
         return StyleFeatures.from_features(self._encode_cached("style", img), original)
 
+    def _encode(self, img: Image.Image) -> Tensor:
+        return self.backend.encode(pad_to_multiple(to_tensor(network_plan(*img.size).to_network(img))))
+
     def prepare_content(self, content: ImageInput, size: int | None = None) -> Image.Image:
         """The content image at the size it is stylized and returned: RGB, longer side capped at
         ``size`` (0: the photo's own size), aspect ratio kept (the network pads it to a multiple of 8
-        and crops back; a photo smaller than the network's minimum runs upscaled, see
-        :func:`~adain_hub.images.network_size`)."""
-        img, out = self._load_content(content, size)
-        return fit(img, out)
+        and crops back; an image under 32 px runs enlarged or mirrored out, see
+        :mod:`~adain_hub.input_plan`). :class:`ImageError` for an input it refuses."""
+        img, net = self._load_content(content, size)
+        return fit(img, net.output)
 
-    def _load_content(self, content: ImageInput, size: int | None) -> tuple[Image.Image, tuple[int, int]]:
-        """The photo at the size the network runs at, and the size the result is returned at."""
+    def _load_content(self, content: ImageInput, size: int | None,
+                      method: Method = "adain") -> tuple[Image.Image, NetworkPlan]:
+        """The photo as decoded, once its header's plan accepted it, and how it runs."""
+        name = str(content) if isinstance(content, (str, os.PathLike)) else type(content).__name__
+        plan = self.plan(content, size, method).check(name)
         img = load_image(content, max_pixels=self.max_pixels, min_side=1)
-        out = output_size(*img.size, size if size is not None else self.size)
-        return fit(img, network_size(*out)), out
+        if img.size != plan.source:  # a header that did not tell all (a PNG's EXIF after its pixels)
+            plan = self.plan(img, size, method).check(name)
+        return img, plan.network
+
+    # -- what an input becomes (adain_hub.input_plan) -------------------------------------------
+    def bytes_per_pixel(self, method: Method = "adain") -> float:
+        """Peak bytes per network pixel of a stylization with this backend and ``method``."""
+        bpp = getattr(self.backend, "bytes_per_pixel", 1500.0)
+        if method == "wct":  # whitening and colouring hold ~4 float64 copies of the relu4_1 features
+            bpp += 4 * 8 * self.model.config.feature_channels / self.model.config.downsample**2
+        return bpp
+
+    def budget(self, method: Method = "adain", tiles: bool = True) -> Budget:
+        """This stylizer's memory budget as :mod:`~adain_hub.input_plan` takes it; ``tiles=False``
+        for runs that take images whole (batches, video frames)."""
+        return Budget(self.memory_budget, self.bytes_per_pixel(method), tiles, self.tile if tiles else None,
+                      self.max_pixels)
+
+    def plan(self, content: ImageInput | Header, size: int | None = None, method: Method = "adain",
+             center_crop: int | None = None, tiles: bool = True) -> InputPlan:
+        """What ``content`` becomes at ``size`` (default: the stylizer's; 0: its own size), read from
+        its header alone: output size, network size, whole or tiles, or refused with the reason.
+        :class:`ImageError` for a file that is not an image at all."""
+        header = content if isinstance(content, Header) else read_header(content)
+        return plan_header(header, self.budget(method, tiles), size if size is not None else self.size, center_crop)
+
+    def network_plan(self, width: int, height: int, method: Method = "adain", tiles: bool = True) -> NetworkPlan:
+        """How an image of ``width x height`` (its output size) runs within this stylizer's budget."""
+        return network_plan(width, height, self.budget(method, tiles))
 
     def tile_size(self, width: int, height: int, method: Method = "adain") -> int | None:
         """Core side of the tiles a ``width x height`` network input runs in; ``None``: untiled."""
         if self.tile is not None:
             return self.tile
-        bpp = getattr(self.backend, "bytes_per_pixel", 1500.0)
-        if method == "wct":  # whitening and colouring hold ~4 float64 copies of the relu4_1 features
-            bpp += 4 * 8 * self.model.config.feature_channels / self.model.config.downsample**2
-        return tiling.tile_for_budget(width, height, self.memory_budget * 2**20, bpp)
+        return tiling.tile_for_budget(width, height, self.memory_budget * 2**20, self.bytes_per_pixel(method))
 
     # -- the transform ----------------------------------------------------------------------
     @torch.inference_mode()
@@ -259,6 +294,7 @@ class Stylizer:
         preserve_color: bool = False,
         method: Method = "adain",
         size: int | None = None,
+        cache: bool = True,
     ) -> Image.Image:
         """Stylize ``content`` with one or more styles.
 
@@ -274,6 +310,8 @@ class Stylizer:
             method: ``"adain"`` or ``"wct"`` (whitening and colouring; slower, stronger).
             size: cap on the longer side for this call (default: the stylizer's ``size``; 0: the
                 photo's own size, in tiles when it is over the memory budget).
+            cache: keep the photo's encoding for later calls; ``False`` for images seen once (a
+                webcam's frames), which would only push encoded styles out of the cache.
         """
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -284,31 +322,35 @@ class Stylizer:
             raise ValueError("need at least one style")
         if masks is not None:  # before loading anything: the tiled path reads masks before transform
             _check_masks(method, weights)
-        content_img, out_size = self._load_content(content, size)
-        tile = self.tile_size(*content_img.size, method)
+        photo, net = self._load_content(content, size, method)
+        content_img = net.to_network(photo)
+        del photo  # at its own size it may be far bigger than the network's copy
         colour_from = _colour_reference(content_img) if preserve_color else None
         encoded = [self.encode_style(s, colour_from) for s in style_list]
-        if tile is None:
-            result = self._stylize_whole(content_img, encoded, alpha, weights, masks, method)
+        if net.tile is None:
+            result = self._stylize_whole(content_img, encoded, alpha, weights, masks, method, net, cache)
         else:
             pixels = np.asarray(content_img)
             del content_img  # the photo as uint8 is all the tiles need
-            result = self._stylize_tiled(pixels, encoded, alpha, weights, masks, method, tile)
-        return fit(result, out_size)
+            result = self._stylize_tiled(pixels, encoded, alpha, weights, masks, method, net.tile, net)
+        return net.from_network(result)
 
     def _stylize_whole(self, content_img: Image.Image, encoded: list[StyleFeatures], alpha: float,
                        weights: Sequence[float] | None, masks: Sequence[ImageInput] | ImageInput | None,
-                       method: Method) -> Image.Image:
-        c_feat = self._encode_cached("content", content_img)
-        regions = self._regions(masks, len(encoded), content_img.size) if masks is not None else None
-        regions = [pad_to_multiple(r) for r in regions] if regions is not None else None
+                       method: Method, net: NetworkPlan | None = None, cache: bool = True) -> Image.Image:
+        net = net or network_plan(*content_img.size)
+        c_feat = self._encode_cached("content", content_img) if cache else self._encode(content_img)
+        regions = None
+        if masks is not None:  # drawn over the photo, then mirrored out with it
+            regions = self._regions(masks, len(encoded), net.scaled, lambda m, size: net.pad(load_mask(m, size)))
+            regions = [pad_to_multiple(r) for r in regions]
         target = self.transform(c_feat, encoded, alpha, weights, regions, method)
         w, h = content_img.size
         return to_pil(unpad(self.backend.decode(target), h, w))
 
     def _stylize_tiled(self, pixels: np.ndarray, encoded: list[StyleFeatures], alpha: float,
                        weights: Sequence[float] | None, masks: Sequence[ImageInput] | ImageInput | None,
-                       method: Method, tile: int) -> Image.Image:
+                       method: Method, tile: int, net: NetworkPlan | None = None) -> Image.Image:
         """Two passes over overlapping tiles, so memory never holds more than one tile's activations:
         the first gathers the whole photo's content statistics from the tiles' cores, the second
         transforms each tile with them, decodes it and blends it into the result row by row."""
@@ -320,6 +362,8 @@ class Stylizer:
         g = self.model.config.downsample  # features per pixel: 1/8 for VGG, 1/4 for lite (tiles sit on 8 px)
         if masks is not None:  # at the features' resolution for the whole photo: small (1/64 of its pixels)
             def grid_loader(m: ImageInput, size: tuple[int, int]) -> Tensor:
+                if net is not None and net.padded != net.scaled:  # a strip: the mask mirrored out with it
+                    return torch.nn.functional.avg_pool2d(pad_to_multiple(net.pad(load_mask(m, net.scaled))), g)
                 return load_mask_grid(m, size, block=g)
 
             grids = self._normalise_regions(self._regions(masks, len(encoded), (w, h), grid_loader))
@@ -365,8 +409,9 @@ class Stylizer:
         streams; eager backends in chunks of about 16 images at 224 px (:data:`BATCH_PIXELS`).
 
         Args:
-            images: ``(B, 3, H, W)`` float in [0, 1], on any device; any ``H, W`` (padded to the
-                network's multiple and cropped back; below 32 px a side, run upscaled).
+            images: ``(B, 3, H, W)`` float in [0, 1], on any device; any ``H, W`` that runs whole
+                within the memory budget (:mod:`~adain_hub.input_plan`: padded to the network's multiple
+                and cropped back; under 32 px, enlarged or mirrored out), else ``ValueError``.
             mean, std: ``(M, C)`` style statistics (a :class:`~adain_hub.StyleBank`'s rows), one per output.
             alpha: a float, or ``(M,)`` per output.
             index: ``(M,)`` which image each output is of (default ``arange(B)``, ``M = B``).
@@ -384,11 +429,14 @@ class Stylizer:
         alpha = alpha.expand(m) if alpha.numel() == 1 else alpha
         if alpha.shape != (m,) or not bool(((alpha >= 0) & (alpha <= 1)).all()):
             raise ValueError(f"alpha must be one value or {m} values, each in [0, 1]")
-        nw, nh = network_size(w, h)
+        net = self.network_plan(w, h, tiles=False)  # the rule every entry point shares
+        if net.reason:
+            raise ValueError(f"a {w}x{h} batch: {net.reason}")
+        (sw, sh), (pw, ph) = net.scaled, net.padded
         x = images.float()
-        if (nh, nw) != (h, w):  # tiny images: relu4_1 needs a few positions to take statistics over
-            x = torch.nn.functional.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
-        x = pad_to_multiple(x)
+        if (sh, sw) != (h, w):  # icons: relu4_1 needs a few positions to take statistics over
+            x = torch.nn.functional.interpolate(x, size=(sh, sw), mode="bilinear", align_corners=False)
+        x = pad_to_multiple(net.pad(x))  # strips: mirrored out to 32 px, never enlarged whole
         fused = getattr(self.backend, "stylize", None)
         if fused is not None:  # one graph for the whole path (OpenVINO); an image is encoded per output
             x = x if index is None else x.index_select(0, index.to(x.device))
@@ -402,8 +450,8 @@ class Stylizer:
                 std.to(feats.device, torch.float32)[..., None, None])
             target = torch.lerp(feats, target, alpha.to(feats.device).view(-1, 1, 1, 1))
             out = torch.cat([self.backend.decode(part) for part in target.split(_chunk(x))])
-        out = unpad(out, nh, nw)
-        if (nh, nw) != (h, w):
+        out = net.crop(unpad(out, ph, pw))
+        if (sh, sw) != (h, w):
             out = torch.nn.functional.interpolate(out, size=(h, w), mode="bilinear", align_corners=False,
                                                   antialias=True)
         return out.clamp_(0.0, 1.0)

@@ -105,9 +105,7 @@ def tile_for_budget(
         return None
 
     def need(side: int) -> float:
-        ext = side + 2 * halo
-        band = 2 * ext * width * 3 * 4  # float32 rows being blended, briefly twice when a row starts
-        return fixed + band + bytes_per_pixel * ext * ext
+        return tiled_bytes(width, height, side, bytes_per_pixel, halo)
 
     if need(MIN_TILE) > budget_bytes:
         raise ValueError(
@@ -118,6 +116,15 @@ def tile_for_budget(
     while side < max(width, height) and need(side + GRID) <= budget_bytes:
         side += GRID
     return side
+
+
+def tiled_bytes(width: int, height: int, side: int, bytes_per_pixel: float, halo: int = HALO) -> float:
+    """Peak bytes of a ``width x height`` photo run in tiles with cores of ``side``: the photo and the
+    result, one band of blended rows, one tile's activations (a tile, and a band, no bigger than the
+    photo: a 65536 x 32 strip's are 32 rows high)."""
+    ext_h, ext_w = min(side + 2 * halo, height), min(side + 2 * halo, width)
+    band = 2 * ext_h * width * 3 * 4  # float32 rows being blended, briefly twice when a row starts
+    return IMAGE_BYTES_PER_PIXEL * width * height + band + bytes_per_pixel * ext_h * ext_w
 
 
 class BandBlender:

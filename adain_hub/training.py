@@ -105,6 +105,9 @@ class TrainConfig:
     anchor_styles: tuple[str, ...] = ()
     anchor_weight: float = 0.0
     freeze_encoder: bool = False  # a lite model's encoder kept as it was: the same features, the same style banks
+    # issue 32: the lite decoder's anti-aliasing blurs (AdaINConfig.antialias), for a fresh lite network or added to
+    # a loaded one (they have no weights: its weights load as they are and training adapts them)
+    antialias: bool = False
 
     @property
     def judge_padding_used(self) -> str:
@@ -282,13 +285,22 @@ def build_model(config: TrainConfig) -> tuple[AdaIN, nn.Module | None]:
     if config.pretrained or config.resume_from:
         model = load_model(config.pretrained or config.resume_from)
         if model.is_vgg:  # fine-tuning a VGG decoder: its own encoder is the loss network
+            if config.antialias:
+                raise ValueError("antialias is the lite decoder's blur; this model is a VGG-19 one")
             return model, None
+        if config.antialias and not model.config.antialias:
+            blurred = AdaIN(replace(model.config, antialias=True))
+            blurred.load_state_dict(model.state_dict())  # the blurs have no weights: every tensor carries over
+            model = blurred
     elif config.architecture != "lite" and (config.channels is not None or config.blocks != 2):
         raise ValueError("channels and blocks shape a fresh lite network; a VGG decoder takes its encoder's widths")
     elif not config.encoder_from:
         raise ValueError("give pretrained (to fine-tune) or encoder_from (a model whose encoder to use)")
     else:
-        model = (AdaIN(AdaINConfig(architecture="lite", channels=config.channels, blocks=config.blocks))
+        if config.antialias and config.architecture != "lite":
+            raise ValueError("antialias is the lite decoder's blur; a fresh VGG decoder has none")
+        model = (AdaIN(AdaINConfig(architecture="lite", channels=config.channels, blocks=config.blocks,
+                                   antialias=config.antialias))
                  if config.architecture == "lite" else None)
     if not config.encoder_from:
         raise ValueError("a lite model trains with a VGG-19 loss network: give encoder_from (a VGG model, "

@@ -552,6 +552,9 @@ def stylize_video(
     if min(out_size) < MIN_SIDE:
         w, h = out_size
         raise VideoError(f"{name}: frames are too small to stylize ({w}x{h}, need at least {MIN_SIDE} px a side)")
+    refusal = stylizer.network_plan(*out_size, tiles=False).reason  # frames run whole: within the budget
+    if refusal:
+        raise VideoError(f"{name}: {refusal}")
     clip = ClipStylizer(stylizer, styles, alpha, weights, preserve_color, stabilize)
     tmp = temporary_path(dst)
     written, writer = 0, None

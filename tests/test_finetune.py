@@ -93,6 +93,10 @@ def test_a_tiny_finetune_writes_a_loadable_model_with_its_bank_history_and_card(
     assert "![before and after](eval/contact_sheet.jpg)" in card and (model_dir / "eval" / "contact_sheet.jpg").is_file()
     assert f"A fine-tune of `{ft['base']}`" in card and "adain-finetune" in card
     assert "brought down to 512 px on their shorter side" in card  # the recipe's scale, stated
+    assert "grid score ↓ |" in card  # the mesh, measured before and after
+    judge = AdaIN.from_pretrained(ft["judge"])
+    assert f"local folder `judge` (fingerprint {judge.fingerprint()})" in card  # not a path only this machine has
+    assert str(ft["judge"]) not in card.split("## Check it yourself")[0]
     # held out means held out: neither the held-out paintings nor the held-out photos are in what training read
     held = {p.name for p in (out / "eval" / "yours").iterdir()}
     trained = {p.name for p in (out / "work" / "styles" / "yours").iterdir()}

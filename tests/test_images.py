@@ -360,11 +360,13 @@ def test_bomb_is_refused_before_decoding(tmp_path):
         load_image(over_pil_warning, max_pixels=100_000_000)
 
 
-def test_long_thin_images_are_refused_rather_than_blow_the_cap():
-    assert output_size(8000, 40, 512) == (6400, 32)  # over 16:1 runs above the cap, within its area
-    with pytest.raises(ValueError, match="too long and thin"):
-        output_size(2_500_000, 32, 512)
+def test_the_cap_holds_for_long_thin_images_too():
+    assert output_size(8000, 40, 512) == (512, 3)  # the cap applied: the network pads, never enlarges a strip
+    assert output_size(65535, 1, 256) == (256, 1) and output_size(1, 65535, 256) == (1, 256)
+    assert output_size(20000, 3, 256) == (256, 1)  # each side at least 1 px
     assert output_size(2_500_000, 32, None) == (2_500_000, 32)  # no cap: the image's own size
+    with pytest.raises(ValueError, match="too long and thin"):  # adain eval's working size still refuses
+        working_size(2_500_000, 32, 512)
 
 
 # -- sizes and folders --------------------------------------------------------------------------
@@ -380,8 +382,8 @@ def test_working_size_caps_and_rounds(size, cap, expected):
 @pytest.mark.parametrize(
     "size, cap, expected",
     [((600, 400), 100, (100, 67)), ((451, 300), None, (451, 300)), ((451, 300), 256, (256, 170)),
-     ((100, 60), 512, (100, 60)), ((2000, 40), 512, (1600, 32)), ((2000, 20), 512, (2000, 20)),
-     ((16, 16), 512, (16, 16))],
+     ((100, 60), 512, (100, 60)), ((2000, 40), 512, (512, 10)), ((2000, 20), 512, (512, 5)),
+     ((16, 16), 512, (16, 16)), ((2000, 20), None, (2000, 20))],
 )
 def test_output_size_caps_and_keeps_the_aspect_ratio(size, cap, expected):
     assert output_size(*size, cap) == expected

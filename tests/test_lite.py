@@ -57,7 +57,7 @@ def test_lite_config_validation():
 def test_lite_round_trip_is_bit_exact_and_strict(tmp_path, lite_model):
     lite_model.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config == {"architecture": "lite", "blocks": 2, "channels": [4, 8], "upsample": "nearest"}
+    assert config == {"architecture": "lite", "blocks": 2, "channels": [4, 8], "upsample": "nearest", "antialias": False}
     assert "adain-lite" in (tmp_path / "README.md").read_text()
     loaded = AdaIN.from_pretrained(tmp_path)
     assert loaded.config == lite_model.config

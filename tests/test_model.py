@@ -38,7 +38,7 @@ def test_save_load_round_trip_is_bit_exact(tmp_path, mode):
     model = AdaIN(AdaINConfig(channels=(4, 8, 8, 16), upsample=mode)).eval()
     model.save_pretrained(tmp_path)
     assert json.loads((tmp_path / "config.json").read_text()) == {
-        "architecture": "vgg19", "blocks": 2, "channels": [4, 8, 8, 16], "upsample": mode}
+        "architecture": "vgg19", "blocks": 2, "channels": [4, 8, 8, 16], "upsample": mode, "antialias": False}
     loaded = AdaIN.from_pretrained(tmp_path)
     assert loaded.config == model.config
     saved = load_file(tmp_path / "model.safetensors")

@@ -27,7 +27,7 @@ from adain_hub import AdaIN, AdaINConfig, Stylizer  # noqa: E402
 from adain_hub.cli import main  # noqa: E402
 from adain_hub.onnx_export import GRAPHS, adain_step, crop_box, export  # noqa: E402
 
-from .conftest import BUNDLED_MODEL, FIXTURES, ROOT, responsive  # noqa: E402
+from .conftest import BUNDLED_MODEL, FIXTURES, ROOT, blurred_lite, responsive  # noqa: E402
 
 pytestmark = pytest.mark.slow
 LITE_MODEL = ROOT / "model_card_lite"
@@ -188,3 +188,63 @@ def test_export_errors_are_one_line(tmp_path, capsys, tiny_model):
         err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
         assert len(err) == 1 and err[0].startswith("error:") and words in err[0], err
     assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def test_export_carries_the_models_famous_paintings_for_pages(tmp_path, tiny_model, capsys):
+    """A model with a style bank exports styles.json: names, credits, thumbnails and the bank's statistics,
+    the same float32 numbers; --no-styles leaves it out; a bank of another encoder is one line, before
+    anything is written."""
+    import base64
+    import io
+    import json
+
+    from adain_hub import StyleBank
+
+    saved = tmp_path / "tiny"
+    responsive(tiny_model).save_pretrained(saved)
+    paintings = [ROOT / "examples" / "kandinsky_improvisation_30.jpg", ROOT / "examples" / "van_gogh_madame_roulin.jpg"]
+    bank = StyleBank.from_images(tiny_model, paintings, names=["kandinsky", "van-gogh"],
+                                 credits=["Kandinsky, Improvisation 30", "Van Gogh, Madame Roulin"], backend="fp32")
+    bank.save(saved)
+    out = tmp_path / "onnx"
+    assert main(["export", "--model", str(saved), "--out", str(out)]) == 0
+    assert "styles.json" in capsys.readouterr().err  # the one line the command says
+    data = json.loads((out / "styles.json").read_text(encoding="utf-8"))
+    assert data["format"] == "adain-hub-web-styles/1" and data["channels"] == bank.channels
+    assert [s["name"] for s in data["styles"]] == ["kandinsky", "van-gogh"]
+    assert data["styles"][1]["credit"] == "Van Gogh, Madame Roulin"
+    for i, style in enumerate(data["styles"]):
+        # the page reads these into Float32Arrays: exactly the bank's float32 numbers
+        assert np.array_equal(np.array(style["mean"], np.float32), bank.mean[i].numpy())
+        assert np.array_equal(np.array(style["std"], np.float32), bank.std[i].numpy())
+        head, _, jpeg = style["thumbnail"].partition(",")
+        assert head == "data:image/jpeg;base64" and Image.open(io.BytesIO(base64.b64decode(jpeg))).format == "JPEG"
+    assert "`styles.json` holds the model's 2 famous paintings" in (out / "README.md").read_text(encoding="utf-8")
+
+    bare = tmp_path / "bare"
+    assert main(["export", "--model", str(saved), "--out", str(bare), "--no-styles"]) == 0
+    assert not (bare / "styles.json").exists() and (bare / "decoder.onnx").exists()
+
+    torch.manual_seed(9)
+    AdaIN(tiny_model.config).save_pretrained(other := tmp_path / "other")  # another encoder, the same bank
+    bank.save(other)
+    capsys.readouterr()
+    assert main(["export", "--model", str(other), "--out", str(tmp_path / "refused")]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "another encoder" in err[0] and "--no-styles" in err[0], err
+    assert not (tmp_path / "refused").exists()
+
+
+def test_a_decoder_with_a_blur_after_its_pixel_shuffles_exports_and_matches(tmp_path):
+    """Edge padding and average pooling (the lite decoder's optional anti-aliasing) go through the exporter
+    and onnxruntime as the rest does."""
+    model = blurred_lite(4)
+    assert sum(isinstance(m, torch.nn.AvgPool2d) for m in model.decoder.modules()) == 2
+    export(model, tmp_path)
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "decoder.onnx")).graph.node}
+    assert {"AveragePool", "Pad", "DepthToSpace"} <= ops
+    graphs, content, style = Graphs(tmp_path), photo((200, 150)), painting((128, 128))
+    for alpha in (1.0, 0.5):
+        ref = reference(model, content, style, alpha)
+        assert psnr(graphs.stylize(content, style, alpha), ref) >= 40.0
+        assert psnr(graphs.halves(content, style, alpha), ref) >= 40.0

@@ -171,3 +171,23 @@ def test_accepts_pil_and_tensor_inputs(stylizer, fixtures):
     content = load_image(fixtures / "coffee.png")
     style = to_tensor(load_image(fixtures / "brick.png"))[0]
     assert stylizer.stylize(content, style).size == stylizer.stylize(fixtures / "coffee.png", fixtures / "brick.png").size
+
+
+def test_frames_seen_once_stay_out_of_the_cache(stylizer, fixtures):
+    """cache=False (a webcam's frames) encodes the photo every time and keeps nothing of it, so a stream of
+    frames cannot push the encoded styles out of the cache; the result is the cached call's."""
+    from PIL import Image
+
+    calls = []
+    encode = stylizer.backend.encode
+    stylizer.backend.encode = lambda image: calls.append(1) or encode(image)
+    frame = Image.open(fixtures / "chelsea.png").convert("RGB")
+    style = fixtures / "brick.png"
+    cached = stylizer(frame, style)
+    assert len(calls) == 2  # the photo and the style
+    for _ in range(20):
+        out = stylizer(frame, style, cache=False)
+    assert len(calls) == 2 + 20  # every frame encoded, the style never again
+    assert list(out.getdata()) == list(cached.getdata())
+    stylizer(frame, style)
+    assert len(calls) == 22  # the cached photo's encoding was not pushed out either

@@ -31,7 +31,8 @@ from adain_hub import AdaIN, AdaINConfig, Stylizer  # noqa: E402
 from adain_hub.images import output_size  # noqa: E402
 from adain_hub.onnx_export import adain_step, crop_box, export_graph  # noqa: E402
 
-from .conftest import BUNDLED_MODEL, CHROMIUM, CHROMIUM_ARGS, FIXTURES, ROOT, keep_artifact, responsive  # noqa: E402
+from .conftest import (  # noqa: E402
+    BUNDLED_MODEL, CHROMIUM, CHROMIUM_ARGS, FIXTURES, ROOT, blurred_lite, keep_artifact, responsive)
 
 pytestmark = pytest.mark.slow
 WEB = ROOT / "web"
@@ -205,6 +206,32 @@ def test_page_shows_a_stylized_photo_with_the_bundled_model(browser, tmp_path):
         server.server_close()
 
 
+def test_page_runs_a_decoder_with_a_blur_after_its_pixel_shuffles(browser, tmp_path):
+    """The lite decoder's optional anti-aliasing (edge padding and a 2 x 2 average after each pixel shuffle)
+    runs in onnxruntime-web as in Python."""
+    model = blurred_lite(5)
+    for name in ("encoder.onnx", "decoder.onnx"):
+        export_graph(model, name, tmp_path / name)
+    photo = Image.open(FIXTURES / "coffee.png").convert("RGB").resize((200, 150), Image.Resampling.LANCZOS)
+    painting = Image.open(ROOT / "examples" / "kandinsky_improvisation_30.jpg").convert("RGB").resize((128, 128))
+    photo.save(tmp_path / "photo.png")
+    painting.save(tmp_path / "painting.png")
+    server, url = serve(tmp_path)
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(180_000)
+        page.goto(url)
+        page.wait_for_function("() => document.body.dataset.state === 'ready'")
+        page.locator("#photo-input").set_input_files(str(tmp_path / "photo.png"))
+        page.locator("#painting-input").set_input_files(str(tmp_path / "painting.png"))
+        wait_for_alpha(page, 1)
+        assert psnr(canvas(page), np.asarray(Stylizer(model, backend="fp32")(photo, painting))) >= 30.0
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_page_uses_webgpu_where_the_browser_has_it(playwright, lite, site, tmp_path):
     """With a WebGPU adapter (here Chromium's software one, SwiftShader: slow, so a small photo) the page
     runs on WebGPU and still paints what Python paints. Skipped where this Chromium offers none."""
@@ -221,9 +248,9 @@ def test_page_uses_webgpu_where_the_browser_has_it(playwright, lite, site, tmp_p
         page = browser.new_page()
         page.set_default_timeout(300_000)
         page.goto(site)
+        page.wait_for_function("() => ['ready', 'error'].includes(document.body.dataset.state)")  # after sw.js's reload
         if not page.evaluate("async () => !!(navigator.gpu && await navigator.gpu.requestAdapter())"):
             pytest.skip("this Chromium offers no WebGPU adapter, not even SwiftShader")
-        page.wait_for_function("() => ['ready', 'error'].includes(document.body.dataset.state)")
         assert page.evaluate("document.body.dataset.backend") == "webgpu", page.locator("#status").inner_text()
         page.locator("#photo-input").set_input_files(str(tmp_path / "photo.png"))
         page.locator("#painting-input").set_input_files(str(tmp_path / "painting.png"))
@@ -233,6 +260,22 @@ def test_page_uses_webgpu_where_the_browser_has_it(playwright, lite, site, tmp_p
         assert "on WebGPU" in page.locator("#backend").inner_text()
     finally:
         browser.close()
+
+
+def test_a_plain_static_server_still_gets_wasm_threads(page, browser, site):
+    """Served without the cross-origin isolation headers, the page isolates itself through its service worker
+    (sw.js adds them to the folder's responses) and runs onnxruntime-web on every core up to 4; ?threads=1
+    keeps it on one."""
+    cores = page.evaluate("Math.min(4, navigator.hardwareConcurrency)")
+    assert page.evaluate("self.crossOriginIsolated && !!navigator.serviceWorker.controller")
+    assert f"WASM, {cores} thread" in page.locator("#backend").inner_text()
+    single = browser.new_page()
+    try:
+        single.goto(site + "?threads=1")
+        single.wait_for_function("() => document.body.dataset.state === 'ready'")
+        assert "WASM, 1 thread;" in single.locator("#backend").inner_text()
+    finally:
+        single.close()
 
 
 def test_page_arithmetic_matches_python(page):

@@ -12,20 +12,23 @@ function roundHalfEven(x) {
 }
 
 // The size a stylized image comes out at (adain_hub.images.output_size): the longer side capped at
-// `cap`, never upscaled, the shorter side kept at MIN_SIDE or more where it has it.
+// `cap`, never upscaled, each side at least 1 px.
 export function outputSize(width, height, cap) {
-  let scale = cap ? Math.min(1, cap / Math.max(width, height)) : 1;
-  if (Math.min(width, height) * scale < MIN_SIDE) scale = Math.min(1, MIN_SIDE / Math.min(width, height));
-  const w = Math.max(MIN_SIDE, roundHalfEven(width * scale));
-  const h = Math.max(MIN_SIDE, roundHalfEven(height * scale));
-  return [Math.min(w, width), Math.min(h, height)];
+  const scale = cap ? Math.min(1, cap / Math.max(width, height)) : 1;
+  if (scale === 1) return [width, height];
+  return [Math.max(1, roundHalfEven(width * scale)), Math.max(1, roundHalfEven(height * scale))];
 }
 
-// The size the network runs an output size at (adain_hub.images.network_size).
+// The size the network runs an output size at: a side under MIN_SIDE brings the image up to it (the Python
+// pipeline pads such a side instead, adain_hub.input_plan; a page always works under a cap, so the enlarged
+// strip stays bounded), refused past MAX_NETWORK_SIDE rather than run at any length.
+const MAX_NETWORK_SIDE = 8192;
 export function networkSize(width, height) {
   if (Math.min(width, height) >= MIN_SIDE) return [width, height];
   const scale = MIN_SIDE / Math.min(width, height);
-  return [Math.max(MIN_SIDE, roundHalfEven(width * scale)), Math.max(MIN_SIDE, roundHalfEven(height * scale))];
+  const size = [Math.max(MIN_SIDE, roundHalfEven(width * scale)), Math.max(MIN_SIDE, roundHalfEven(height * scale))];
+  if (Math.max(...size) > MAX_NETWORK_SIDE) throw new Error(`too thin to stylize (${width} x ${height} px)`);
+  return size;
 }
 
 // Where a height x width photo sits in the decoder's padded output: [top, left].
@@ -34,24 +37,27 @@ export function cropBox(height, width) {
   return [Math.floor(mod(height) / 2), Math.floor(mod(width) / 2)];
 }
 
-// RGBA bytes (ImageData.data) -> float32 (3, H, W) in [0, 1], the graphs' image layout.
-export function toTensorData(rgba, width, height) {
+// byte / 255 for every byte value, as float32: the same numbers as dividing each time, without the division
+const UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+
+// RGBA bytes (ImageData.data) -> float32 (3, H, W) in [0, 1], the graphs' image layout. `out` (3 * W * H
+// floats) is reused when given: a live frame then allocates nothing.
+export function toTensorData(rgba, width, height, out = new Float32Array(3 * width * height)) {
   const n = width * height;
-  const out = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) {
-    out[i] = rgba[4 * i] / 255;
-    out[n + i] = rgba[4 * i + 1] / 255;
-    out[2 * n + i] = rgba[4 * i + 2] / 255;
+  for (let i = 0, o = 0; i < n; i++, o += 4) {
+    out[i] = UNIT[rgba[o]];
+    out[n + i] = UNIT[rgba[o + 1]];
+    out[2 * n + i] = UNIT[rgba[o + 2]];
   }
   return out;
 }
 
 // AdaIN between the halves: give the photo's features (C, h, w) the painting's channel mean and std,
 // then blend alpha of that with the photo's own features (adain_hub.onnx_export.adain_step).
-export function adainStep(features, contentMean, contentStd, styleMean, styleStd, alpha) {
+export function adainStep(features, contentMean, contentStd, styleMean, styleStd, alpha,
+  out = new Float32Array(features.length)) {
   const channels = contentMean.length;
   const size = features.length / channels;
-  const out = new Float32Array(features.length);
   for (let c = 0; c < channels; c++) {
     const scale = styleStd[c] / contentStd[c];
     const shift = styleMean[c] - contentMean[c] * scale;
@@ -63,16 +69,14 @@ export function adainStep(features, contentMean, contentStd, styleMean, styleStd
 }
 
 // The decoder's float32 (3, paddedH, paddedW) image in [0, 1] -> RGBA bytes of the height x width
-// photo cut out of it, rounded as adain_hub.images.to_pil rounds.
-export function toRGBA(chw, paddedHeight, paddedWidth, height, width) {
+// photo cut out of it, rounded as adain_hub.images.to_pil rounds (`out` reused when given).
+export function toRGBA(chw, paddedHeight, paddedWidth, height, width, out = new Uint8ClampedArray(4 * width * height)) {
   const [top, left] = cropBox(height, width);
   const plane = paddedHeight * paddedWidth;
-  const out = new Uint8ClampedArray(4 * width * height);
-  const byte = (v) => Math.floor(Math.min(Math.max(v, 0), 1) * 255 + 0.5);
+  const byte = (v) => Math.floor((v > 1 ? 1 : v > 0 ? v : 0) * 255 + 0.5); // clamped to [0, 1] first, as to_pil
   for (let y = 0; y < height; y++) {
     const row = (y + top) * paddedWidth + left;
-    for (let x = 0; x < width; x++) {
-      const o = 4 * (y * width + x);
+    for (let x = 0, o = 4 * y * width; x < width; x++, o += 4) {
       out[o] = byte(chw[row + x]);
       out[o + 1] = byte(chw[plane + row + x]);
       out[o + 2] = byte(chw[2 * plane + row + x]);
@@ -80,4 +84,22 @@ export function toRGBA(chw, paddedHeight, paddedWidth, height, width) {
     }
   }
   return out;
+}
+
+// -- live frames ------------------------------------------------------------------------------
+// Longer sides a camera frame may be stylized at, smallest first ("auto" moves along them).
+export const LIVE_SIDES = [160, 240, 320, 480, 640];
+
+// The automatic working size: the longer side that keeps `targetFps`, from how long the last frames took
+// at `side` (ms each, the network's and the page's own work, not the wait for the camera). The work grows
+// with the pixels, so one step up costs (next / side)^2 times as much: step up only when that still fits in
+// 80% of a frame's time, and down as soon as the current size does not fit. Pure, so a test can drive it.
+export function chooseSide(side, msPerFrame, targetFps, sides = LIVE_SIDES) {
+  const budget = 1000 / targetFps;
+  const i = sides.indexOf(side);
+  if (i < 0) return sides[0];
+  if (msPerFrame > budget && i > 0) return sides[i - 1];
+  const next = sides[i + 1];
+  if (next && msPerFrame * (next / side) ** 2 < 0.8 * budget) return next;
+  return side;
 }
