@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from . import functional as AF
+from .functional import luminance
 from .grid import grid_score
 from .images import ImageError, fingerprint, fit, iter_image_files, load_image, to_tensor, working_size
 from .model import AdaIN
@@ -53,12 +54,6 @@ ABSOLUTE = ("grid",)
 
 
 # -- SSIM ----------------------------------------------------------------------------------------
-def luminance(image: Tensor) -> Tensor:
-    """Y of YCbCr (ITU-R BT.601 full range, as JPEG and PIL define it): ``(N, 3, H, W) -> (N, 1, H, W)``."""
-    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
-    return 0.299 * r + 0.587 * g + 0.114 * b
-
-
 def _gaussian_1d(size: int, sigma: float, dtype: torch.dtype) -> Tensor:
     x = torch.arange(size, dtype=dtype) - (size - 1) / 2
     g = torch.exp(-(x**2) / (2 * sigma**2))

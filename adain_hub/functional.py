@@ -15,6 +15,12 @@ from torch import Tensor
 EPS = 1e-5
 
 
+def luminance(image: Tensor) -> Tensor:
+    """Y of YCbCr (ITU-R BT.601 full range, as JPEG and PIL define it): ``(N, 3, H, W) -> (N, 1, H, W)``."""
+    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
 def calc_mean_std(feat: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
     """Channel-wise mean and standard deviation over space: ``(N, C, H, W) -> 2 x (N, C, 1, 1)``.
 

@@ -15,23 +15,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .functional import luminance
+
 # The frequencies (cycles per pixel along height, width) of a 4 px and a 2 px period.
 GRID_FREQUENCIES: tuple[tuple[float, float], ...] = ((0.0, 0.25), (0.25, 0.0), (0.25, 0.25), (0.0, 0.5), (0.5, 0.0))
 PEAK = 3  # the bins around each frequency that hold its peak
 RING = 13  # the neighbourhood the peak is compared with (without the peak's bins)
 
 
-def _luminance(image: Tensor) -> Tensor:
-    """Y of BT.601 from ``(N, 3, H, W)`` (or ``(N, 1, H, W)`` as it is), as ``(N, H, W)``."""
-    if image.shape[1] == 1:
-        return image[:, 0]
-    return 0.299 * image[:, 0] + 0.587 * image[:, 1] + 0.114 * image[:, 2]
-
-
 def power_spectrum(image: Tensor) -> Tensor:
     """``(N, C, H, W)`` in [0, 1] -> ``(N, H, W)``: |FFT|^2 of the luminance minus its mean, Hann-windowed
     (the window keeps the image's borders from smearing power over every frequency)."""
-    y = _luminance(image.float())
+    image = image.float()
+    y = (image if image.shape[1] == 1 else luminance(image))[:, 0]  # (N, H, W)
     y = y - y.mean(dim=(-2, -1), keepdim=True)
     h, w = y.shape[-2:]
     window = torch.outer(torch.hann_window(h, periodic=False, device=y.device),

@@ -116,3 +116,21 @@ def fake_hub_cache(cache: Path, folder: Path, repo: str = "adain-hub/tiny") -> s
     refs.mkdir()
     (refs / "main").write_text(commit)
     return repo
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    """Playwright for a browser test module (skipped without it); one per module, since it is one per thread."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    """Debian's Chromium, headless, for the module's pages."""
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield b
+    finally:
+        b.close()

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("gradio")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # the browser fixtures (conftest) need it
 
 import app  # noqa: E402
 from adain_hub.images import output_size  # noqa: E402
@@ -50,21 +50,6 @@ def url() -> Iterator[str]:
         yield local_url
     finally:
         demo.close()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:  # one per thread: every browser of the module comes from it
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright) -> Iterator[object]:
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def test_upload_slide_click_shows_a_result(url, browser, tmp_path):

@@ -22,7 +22,7 @@ import pytest
 import torch
 from PIL import Image, PngImagePlugin
 
-from adain_hub import AdaIN, AdaINConfig, StyleAugment, StyleBank, Stylizer
+from adain_hub import StyleAugment, Stylizer
 from adain_hub.cli import main
 from adain_hub.dataset_sources import center_crop
 from adain_hub.images import ImageError, load_image
@@ -31,7 +31,8 @@ from adain_hub.input_plan import Budget, Header, network_plan, plan_header, plan
 from adain_hub.manifest import MANIFEST
 from adain_hub.stylize_dataset import DatasetOptions, stylize_dataset
 
-from .conftest import FIXTURES, ROOT, responsive
+from .conftest import FIXTURES, ROOT
+from .test_stylize_dataset import bank, model, model_dir  # noqa: F401 (the same tiny lite model and bank)
 
 _spec = importlib.util.spec_from_file_location("hostile_corpus", ROOT / "scripts" / "hostile_corpus.py")
 hostile_corpus = importlib.util.module_from_spec(_spec)
@@ -56,24 +57,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny_lite")
-    torch.manual_seed(0)
-    responsive(AdaIN(AdaINConfig(architecture="lite", channels=(4, 8)))).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def model(model_dir) -> AdaIN:
-    return AdaIN.from_pretrained(model_dir)
-
-
-@pytest.fixture(scope="module")
-def bank(model) -> StyleBank:
-    return StyleBank.from_images(model, FIXTURES, size=64, backend="fp32")
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from PIL import Image
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # the browser fixtures (conftest) need it
 
 from adain_hub import AdaIN, AdaINConfig, Stylizer  # noqa: E402
 from adain_hub.images import output_size  # noqa: E402
@@ -92,21 +92,6 @@ def site(lite) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:  # one per thread: every browser of the module comes from it
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright) -> Iterator[object]:
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 @pytest.fixture

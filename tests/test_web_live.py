@@ -64,13 +64,6 @@ def site(lite) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        yield p
-
-
 def launch(playwright, extra: list[str]):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + extra)
 
