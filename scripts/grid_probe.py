@@ -35,7 +35,8 @@ def with_blurs(model: AdaIN, where: tuple[str, ...]) -> AdaIN:
     for name, module in model.decoder.up.named_children():
         layers[name] = module
         if name in where:
-            layers[f"blur_{name}"] = ShuffleBlur((0, 1, 0, 1) if name == "shuffle2" else (1, 0, 1, 0))
+            layers[f"blur_{name}"] = (ShuffleBlur(3, (0, 1, 0, 1)) if name == "shuffle2"
+                                      else ShuffleBlur(model.config.channels[0], (1, 0, 1, 0)))
     model.decoder.up = torch.nn.Sequential(layers)
     return model
 

@@ -84,6 +84,21 @@ def test_antialiased_lite_decoder_cannot_draw_a_mesh_on_flat_features():
     assert _interior_spread(blurred) < 1e-5
 
 
+@pytest.mark.parametrize("pad", [(1, 0, 1, 0), (0, 1, 0, 1)])
+def test_shuffle_blur_is_a_replicated_two_by_two_average(pad):
+    """The blur is computed as a fixed depthwise convolution (cheaper in OpenVINO); it must stay the
+    average it is documented as, edges included, and move with the model to another dtype."""
+    from adain_hub.model import ShuffleBlur
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 9, 12)
+    blur = ShuffleBlur(5, pad)
+    expected = F.avg_pool2d(F.pad(x, pad, mode="replicate"), 2, stride=1)
+    assert torch.allclose(blur(x), expected, atol=1e-6)
+    assert blur(x).shape == x.shape and not blur.state_dict()
+    assert blur.to(torch.float64)(x.double()).dtype == torch.float64
+
+
 def test_antialias_is_in_the_config_and_leaves_older_fingerprints_alone(tmp_path):
     torch.manual_seed(0)
     plain = AdaIN(LITE)
