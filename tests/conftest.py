@@ -13,7 +13,6 @@ if "ADAIN_HUB_CACHE" not in os.environ:  # converted OpenVINO models go to a per
     os.environ["ADAIN_HUB_CACHE"] = tempfile.mkdtemp(prefix="adain_hub_test_cache_")
 
 import shutil  # noqa: E402
-from collections import OrderedDict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -81,21 +80,10 @@ def responsive(model: AdaIN, seed: int = 0) -> AdaIN:
 
 
 def blurred_lite(seed: int) -> AdaIN:
-    """A lite model with an anti-aliasing blur after each pixel shuffle of its decoder (a replication pad,
-    then a 2 x 2 average at stride 1: fastai's ``PixelShuffle_ICNR(blur=True)``), responsive random weights:
-    the config's own ``antialias`` where the model has it, else the two layers put in here."""
+    """A lite model with the decoder's anti-aliasing blurs (``AdaINConfig(antialias=True)``: a replicated
+    2 x 2 average after its last ReLU and after its last pixel shuffle), responsive random weights."""
     torch.manual_seed(seed)
-    if "antialias" in AdaINConfig.__dataclass_fields__:
-        return responsive(AdaIN(AdaINConfig(architecture="lite", antialias=True)))
-    model = AdaIN(AdaINConfig(architecture="lite"))
-    layers = []
-    for name, layer in model.decoder.up.named_children():
-        layers.append((name, layer))
-        if isinstance(layer, torch.nn.PixelShuffle):
-            blur = torch.nn.Sequential(torch.nn.ReplicationPad2d((1, 0, 1, 0)), torch.nn.AvgPool2d(2, stride=1))
-            layers.append((f"blur_{name}", blur))
-    model.decoder.up = torch.nn.Sequential(OrderedDict(layers))
-    return responsive(model)
+    return responsive(AdaIN(AdaINConfig(architecture="lite", antialias=True)))
 
 
 @pytest.fixture

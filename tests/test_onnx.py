@@ -236,13 +236,19 @@ def test_export_carries_the_models_famous_paintings_for_pages(tmp_path, tiny_mod
 
 
 def test_a_decoder_with_a_blur_after_its_pixel_shuffles_exports_and_matches(tmp_path):
-    """Edge padding and average pooling (the lite decoder's optional anti-aliasing) go through the exporter
+    """Edge padding and the fixed depthwise blur (the lite decoder's anti-aliasing) go through the exporter
     and onnxruntime as the rest does."""
+    from adain_hub.model import ShuffleBlur
+
     model = blurred_lite(4)
-    assert sum(isinstance(m, torch.nn.AvgPool2d) for m in model.decoder.modules()) == 2
+    assert sum(isinstance(m, ShuffleBlur) for m in model.decoder.modules()) == 2
     export(model, tmp_path)
-    ops = {node.op_type for node in onnx.load(str(tmp_path / "decoder.onnx")).graph.node}
-    assert {"AveragePool", "Pad", "DepthToSpace"} <= ops
+    nodes = onnx.load(str(tmp_path / "decoder.onnx")).graph.node
+    assert {"Pad", "DepthToSpace"} <= {node.op_type for node in nodes}
+    modes = {a.s for node in nodes if node.op_type == "Pad" for a in node.attribute if a.name == "mode"}
+    assert b"edge" in modes  # the blurs' replicated edges, beside the convolutions' reflection
+    grouped = [a.i for node in nodes if node.op_type == "Conv" for a in node.attribute if a.name == "group"]
+    assert sum(g > 1 for g in grouped) == 2  # the two depthwise blurs
     graphs, content, style = Graphs(tmp_path), photo((200, 150)), painting((128, 128))
     for alpha in (1.0, 0.5):
         ref = reference(model, content, style, alpha)

@@ -192,7 +192,7 @@ def test_page_shows_a_stylized_photo_with_the_bundled_model(browser, tmp_path):
 
 
 def test_page_runs_a_decoder_with_a_blur_after_its_pixel_shuffles(browser, tmp_path):
-    """The lite decoder's optional anti-aliasing (edge padding and a 2 x 2 average after each pixel shuffle)
+    """The lite decoder's anti-aliasing (edge padding and a fixed depthwise 2 x 2 average, twice)
     runs in onnxruntime-web as in Python."""
     model = blurred_lite(5)
     for name in ("encoder.onnx", "decoder.onnx"):
