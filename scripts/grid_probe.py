@@ -1,9 +1,11 @@
 """Where the lite model's mesh comes from (issue 32): grid scores of photos, of the model's outputs at
 alpha 0 (its own reconstruction) and 1, of its decoder fed flat features (the std of what it draws, away from the borders), and of the same weights with
 a blur put after either or both pixel shuffles, or after the last ReLU and the last shuffle (no
-training); with the reconstruction's PSNR to the photo. Prints a Markdown table.
+training); with the reconstruction's PSNR to the photo. Prints a Markdown table. Meant for a model
+without the blurs (``antialias`` false), such as the 66,129-step lite model ``model_card_lite/`` was before
+2026-12-07 (git ``77e760f``, checked out as ``runs/lite_66k``):
 
-    python scripts/grid_probe.py --model model_card_lite --contents ../shared/data/bench/content \
+    python scripts/grid_probe.py --model runs/lite_66k --contents ../shared/data/bench/content \
         --styles ../shared/data/bench/style --pairs 12
 """
 
