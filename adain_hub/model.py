@@ -234,8 +234,8 @@ class ShuffleBlur(nn.Module):
     half a pixel at most.
 
     Computed as a depthwise 2 x 2 convolution of fixed weights, not an average pool: the same
-    numbers, at a seventh of the pool's cost in OpenVINO (the pair adds 3% to the network's time
-    per 512 px photo instead of 24%, ``benchmarks/bench_grid.py``). The weights are a buffer left
+    numbers, at about a fifth of the pool's cost in OpenVINO (the pair adds 6% to the network's
+    graphs at 512 px instead of 29%, ``benchmarks/bench_blur.py``). The weights are a buffer left
     out of the state dict: there is nothing to learn or to ship."""
 
     def __init__(self, channels: int, pad: tuple[int, int, int, int] = (1, 0, 1, 0)) -> None:
