@@ -37,6 +37,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# Chromium's software WebGPU adapter (SwiftShader, on the CPU: slow, so small pictures): the page's WebGPU
+# path runs where no GPU is
+WEBGPU_ARGS = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"] + [
+    "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=swiftshader", "--use-webgpu-adapter=swiftshader"]
 
 
 def keep_artifact(path: Path) -> None:

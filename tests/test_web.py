@@ -32,7 +32,7 @@ from adain_hub.images import output_size  # noqa: E402
 from adain_hub.onnx_export import adain_step, crop_box, export_graph  # noqa: E402
 
 from .conftest import (  # noqa: E402
-    BUNDLED_MODEL, CHROMIUM, CHROMIUM_ARGS, FIXTURES, ROOT, blurred_lite, keep_artifact, responsive)
+    BUNDLED_MODEL, CHROMIUM, FIXTURES, ROOT, WEBGPU_ARGS, blurred_lite, keep_artifact, responsive)
 
 pytestmark = pytest.mark.slow
 WEB = ROOT / "web"
@@ -225,10 +225,7 @@ def test_page_uses_webgpu_where_the_browser_has_it(playwright, lite, site, tmp_p
     painting = Image.open(ROOT / "examples" / "kandinsky_improvisation_30.jpg").convert("RGB").resize((128, 128))
     photo.save(tmp_path / "photo.png")
     painting.save(tmp_path / "painting.png")
-    args = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"]
-    args += ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=swiftshader",
-             "--use-webgpu-adapter=swiftshader"]
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WEBGPU_ARGS)
     try:
         page = browser.new_page()
         page.set_default_timeout(300_000)

@@ -2,7 +2,7 @@
 frames arrive painted with a famous painting from the start, change, match the fp32 Stylizer, and never
 leave the tab; the alpha slider acts on the next frame; a snapshot downloads the frame at the camera's size;
 the camera is released when the source changes or the tab is hidden; no camera and a refused permission are
-one line each. Frame rates are measured by ``benchmarks/bench_web.py --live``, not here.
+one line each; the same on WebGPU (SwiftShader). Frame rates are measured by ``benchmarks/bench_web.py --live``, not here.
 
 Needs what ``tests/test_web.py`` needs (Debian's Chromium, playwright, the ONNX exporter, ``npm ci`` in
 ``web/``); skipped, not failed, when one is missing.
@@ -26,7 +26,7 @@ from .test_web import psnr, serve  # also skips this module where the page tests
 from adain_hub import AdaIN, AdaINConfig, StyleBank, Stylizer  # noqa: E402
 from adain_hub.onnx_export import STYLES_FILE, export_graph, styles_json  # noqa: E402
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, keep_artifact, responsive  # noqa: E402
+from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, WEBGPU_ARGS, keep_artifact, responsive  # noqa: E402
 
 pytestmark = pytest.mark.slow
 LITE_MODEL = ROOT / "model_card_lite"
@@ -64,8 +64,8 @@ def site(lite) -> Iterator[str]:
         server.server_close()
 
 
-def launch(playwright, extra: list[str]):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + extra)
+def launch(playwright, extra: list[str], base: list[str] = CHROMIUM_ARGS):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=base + extra)
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +210,32 @@ def test_the_camera_is_released_when_the_source_changes_or_the_tab_is_hidden(liv
     assert page.evaluate("window.adainLive.frames") == frames  # nothing painted while hidden
     page.evaluate(hide, "visible")
     wait_frames(page, 1)  # and the camera comes back with the tab
+
+
+def test_the_camera_is_painted_on_webgpu_too(playwright, lite, site):
+    """The live mode on WebGPU (Chromium's SwiftShader adapter: WebGPU on the CPU, about 2 s a frame at
+    160 x 120, so only a few frames) paints what Python paints. Skipped where this Chromium offers none."""
+    model, bank, _ = lite
+    browser = launch(playwright, FAKE_CAMERA, base=WEBGPU_ARGS)
+    try:
+        page = browser.new_context(permissions=["camera"]).new_page()
+        page.set_default_timeout(180_000)
+        page.goto(site + "?source=camera")
+        page.wait_for_function("() => ['live', 'error'].includes(document.body.dataset.state)")
+        if page.evaluate("document.body.dataset.backend") != "webgpu":
+            pytest.skip("this Chromium offers no WebGPU adapter, not even SwiftShader")
+        assert page.evaluate("document.body.dataset.state") == "live", page.locator("#status").inner_text()
+        page.locator("#live-size").select_option("160")
+        page.wait_for_function("() => window.adainLive && window.adainLive.width === 160")
+        stats = wait_frames(page, 1)
+        assert stats["backend"] == "webgpu" and (stats["width"], stats["height"]) == (160, 120)
+        got = frame(page)
+        ref = np.asarray(Stylizer(model, backend="fp32")(Image.fromarray(got["input"]), bank[got["painting"]],
+                                                          alpha=got["alpha"]))
+        assert psnr(got["output"], ref) >= 30.0, psnr(got["output"], ref)
+        assert psnr(got["output"], got["input"]) < 25.0
+    finally:
+        browser.close()
 
 
 def test_no_camera_is_one_line(playwright, site):
