@@ -10,6 +10,7 @@ package, the ONNX exporter (``pip install -e '.[dev]'``) and onnxruntime-web in 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import io
 import json
@@ -63,11 +64,17 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
-def serve(model_dir: Path) -> tuple[ThreadingHTTPServer, str]:
+@contextlib.contextmanager
+def served(model_dir: Path) -> Iterator[str]:
+    """The page's URL while a local static server serves it, with ``/model/`` from ``model_dir``."""
     handler = type("Handler", (_Handler,), {"model_dir": model_dir})
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(WEB)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +93,8 @@ def lite(tmp_path_factory) -> tuple[AdaIN, Path]:
 
 @pytest.fixture(scope="module")
 def site(lite) -> Iterator[str]:
-    server, url = serve(lite[1])
-    try:
+    with served(lite[1]) as url:
         yield url
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -171,8 +174,7 @@ def test_page_shows_a_stylized_photo_with_the_bundled_model(browser, tmp_path):
     photo.save(tmp_path / "photo.png")
     painting.save(tmp_path / "painting.png")
     ref = np.asarray(Stylizer(model, backend="fp32")(photo, painting))
-    server, url = serve(tmp_path)
-    try:
+    with served(tmp_path) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(300_000)
         page.goto(url)
@@ -188,9 +190,6 @@ def test_page_shows_a_stylized_photo_with_the_bundled_model(browser, tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         keep_artifact(shot)
         page.close()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_page_runs_a_decoder_with_a_blur_after_its_pixel_shuffles(browser, tmp_path):
@@ -203,8 +202,7 @@ def test_page_runs_a_decoder_with_a_blur_after_its_pixel_shuffles(browser, tmp_p
     painting = Image.open(ROOT / "examples" / "kandinsky_improvisation_30.jpg").convert("RGB").resize((128, 128))
     photo.save(tmp_path / "photo.png")
     painting.save(tmp_path / "painting.png")
-    server, url = serve(tmp_path)
-    try:
+    with served(tmp_path) as url:
         page = browser.new_page()
         page.set_default_timeout(180_000)
         page.goto(url)
@@ -214,9 +212,6 @@ def test_page_runs_a_decoder_with_a_blur_after_its_pixel_shuffles(browser, tmp_p
         wait_for_alpha(page, 1)
         assert psnr(canvas(page), np.asarray(Stylizer(model, backend="fp32")(photo, painting))) >= 30.0
         page.close()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_page_uses_webgpu_where_the_browser_has_it(playwright, lite, site, tmp_path):
@@ -303,17 +298,13 @@ def test_page_says_what_is_wrong(page, tmp_path):
 
 
 def test_page_without_a_model_says_how_to_get_one(browser, tmp_path):
-    server, url = serve(tmp_path)  # an empty model folder
-    try:
+    with served(tmp_path) as url:  # an empty model folder
         page = browser.new_page()
         page.goto(url)
         page.wait_for_function("() => document.body.dataset.state === 'error'")
         text = page.locator("#status").inner_text()
         assert "No model at" in text and "adain export" in text, text
         page.close()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_vendored_runtime_is_the_locked_one():

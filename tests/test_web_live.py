@@ -21,7 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
-from .test_web import psnr, serve  # also skips this module where the page tests cannot run
+from .test_web import psnr, served  # also skips this module where the page tests cannot run
 
 from adain_hub import AdaIN, AdaINConfig, StyleBank, Stylizer  # noqa: E402
 from adain_hub.onnx_export import STYLES_FILE, export_graph, styles_json  # noqa: E402
@@ -56,12 +56,8 @@ def lite(tmp_path_factory) -> tuple[AdaIN, StyleBank, Path]:
 
 @pytest.fixture(scope="module")
 def site(lite) -> Iterator[str]:
-    server, url = serve(lite[2])
-    try:
+    with served(lite[2]) as url:
         yield url
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def launch(playwright, extra: list[str], base: list[str] = CHROMIUM_ARGS):
