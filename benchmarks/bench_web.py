@@ -3,6 +3,8 @@
 
     .venv/bin/python benchmarks/bench_web.py [--rounds 5] [--size 512] [--screenshot shot.png]
     .venv/bin/python benchmarks/bench_web.py --rounds 3 --baseline 3fa7d98 --live   # the issue's table
+    .venv/bin/python benchmarks/bench_web.py --live --no-still --live-screenshot docs/live-page.jpg \
+        --app-screenshot docs/app-live.jpg   # the docs' pictures
 
 Still: one full stylization of a 512x384 photo with a 512x512 painting: both encoded, the AdaIN step, the
 decoder. The page runs it through its own pipeline (``window.adainRestyle()``, which forgets both encodings;
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import json
 import os
 import shutil
@@ -173,9 +176,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # -- live -----------------------------------------------------------------------------------------
-def live_page(browser: Any, url: str, size: str, seconds: float, query: str = "") -> dict[str, Any]:
+def live_page(browser: Any, url: str, size: str, seconds: float, query: str = "",
+              screenshot: Path | None = None) -> dict[str, Any]:
     """The page's camera mode at working size ``size`` ("320", "640" or "auto"): frames per second by its
-    own counter over ``seconds``, after a warm-up, and what else it reports. ``query``: more URL parameters."""
+    own counter over ``seconds``, after a warm-up, and what else it reports. ``query``: more URL parameters;
+    ``screenshot``: a JPEG of the page (controls, camera and painted frame) saved there at the end."""
     context = browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(300_000)
@@ -195,6 +200,13 @@ def live_page(browser: Any, url: str, size: str, seconds: float, query: str = ""
             times.append(now["ms"])
             graphs.append(now.get("graphsMs", float("nan")))
         end, t1 = page.evaluate("window.adainLive"), time.perf_counter()
+        if screenshot:  # the page down to its painted frame's status line, 900 px wide
+            box = page.evaluate("""() => { const b = document.body.getBoundingClientRect();
+                const o = document.querySelector('.output').getBoundingClientRect();
+                return { x: b.x, y: 0, width: b.width, height: o.bottom + 8 }; }""")
+            shot = Image.open(io.BytesIO(page.screenshot(clip=box))).convert("RGB")
+            shot.resize((900, round(shot.height * 900 / shot.width)), Image.Resampling.LANCZOS).save(screenshot,
+                                                                                                  quality=88)
         return {"fps": (end["frames"] - start["frames"]) / (t1 - t0), "width": end["width"], "height": end["height"],
                 "ms": statistics.median(times), "graphs_ms": statistics.median(graphs),
                 "dropped": end["dropped"] - start["dropped"], "threads": end["threads"]}
@@ -202,9 +214,10 @@ def live_page(browser: Any, url: str, size: str, seconds: float, query: str = ""
         context.close()
 
 
-def live_app(browser: Any, seconds: float) -> dict[str, Any]:
+def live_app(browser: Any, seconds: float, screenshot: Path | None = None) -> dict[str, Any]:
     """The Gradio app's Live tab with the lite model (its default backend) at 320 x 240: result pictures
-    arriving per second, counted in the page over ``seconds`` after a warm-up."""
+    arriving per second, counted in the page over ``seconds`` after a warm-up; ``screenshot``: a JPEG of the
+    tab saved there at the end."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
@@ -240,6 +253,10 @@ def live_app(browser: Any, seconds: float) -> dict[str, Any]:
         size = page.locator("#live_out img").evaluate(
             "async (i) => { while (!(i.complete && i.naturalWidth)) await new Promise(requestAnimationFrame); "
             "return [i.naturalWidth, i.naturalHeight]; }")
+        if screenshot:
+            shot = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB")
+            shot.resize((900, round(shot.height * 900 / shot.width)), Image.Resampling.LANCZOS).save(screenshot,
+                                                                                                  quality=88)
         return {"fps": (end - start) / (t1 - t0), "width": size[0], "height": size[1], "backend": stylizer.backend.name}
     finally:
         context.close()
@@ -255,6 +272,12 @@ def main() -> None:
                         help="also time the page (and export) of this git revision, side by side")
     parser.add_argument("--live", action="store_true", help="also the page's camera mode and the app's Live tab")
     parser.add_argument("--live-seconds", type=float, default=10.0, help="how long each live row counts frames")
+    parser.add_argument("--live-painting", default="van-gogh-madame-roulin",
+                        help="the bank painting the live rows paint with (default van-gogh-madame-roulin)")
+    parser.add_argument("--live-screenshot", type=Path, default=None,
+                        help="save the page at 320 x 240 here as a JPEG (docs/live-page.jpg)")
+    parser.add_argument("--app-screenshot", type=Path, default=None,
+                        help="save the app's Live tab here as a JPEG (docs/app-live.jpg)")
     parser.add_argument("--no-still", action="store_true", help="live rows only")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
@@ -383,11 +406,13 @@ def live(args: argparse.Namespace, browser: Any, servers: dict[str, tuple[Any, s
          report: dict[str, Any]) -> list[str]:
     """The live table: the page's camera mode at fixed sizes and on auto, then the app's Live tab."""
     _, url = servers["isolated"]
-    rows = {size: live_page(browser, url, size, args.live_seconds) for size in [*map(str, LIVE_SIZES), "auto"]}
+    rows = {size: live_page(browser, url, size, args.live_seconds, f"&painting={args.live_painting}",
+                            args.live_screenshot if size == str(LIVE_SIZES[0]) else None)
+            for size in [*map(str, LIVE_SIZES), "auto"]}
     rows["320, 1 thread"] = live_page(browser, url, "320", args.live_seconds, "&threads=1")
     app_row = None
     try:
-        app_row = live_app(browser, args.live_seconds)
+        app_row = live_app(browser, args.live_seconds, args.app_screenshot)
     except ImportError as exc:  # no gradio here
         print(f"app's Live tab skipped: {exc}", file=sys.stderr)
     report["live"] = {"page": rows, "app": app_row}
