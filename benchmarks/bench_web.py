@@ -20,6 +20,10 @@ with onnxruntime's default.
 ``adain export`` wrote, with today's onnxruntime-web), so a speed-up is measured side by side.
 Everything runs round-robin after a warm-up, so load from other processes hits each alike.
 
+Graphs alone (``--graphs``): each graph's own time in onnxruntime-web (a bare probe page, the page's session
+options, random inputs), on one thread and two: the floor under any page's still, and the encoder run both ways a
+page can fetch a painting's statistics (every output, or ``mean`` and ``std`` alone).
+
 Live (``--live``): the page in camera mode, cross-origin isolated, at a fixed working size of 320 x 240 and
 640 x 480 and on "auto", each for ``--live-seconds`` (10) after a warm-up, read from the page's own frame
 counter; then the Gradio app's Live tab (the server's Stylizer, the model's default backend) at 320 x 240,
@@ -175,6 +179,72 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
+# -- the graphs alone -----------------------------------------------------------------------------
+PROBE_PAGE = """<!doctype html><meta charset="utf-8"><title>graphs alone</title><script type="module">
+const ort = await import("./ort/ort.wasm.min.mjs");
+ort.env.wasm.wasmPaths = new URL("./ort/", location.href).href;
+ort.env.wasm.numThreads = Number(new URLSearchParams(location.search).get("threads"));
+// the session options of web/main.js (openSessions)
+const options = { executionProviders: ["wasm"], graphOptimizationLevel: "all", enableCpuMemArena: true,
+  enableMemPattern: true };
+const load = async (name) => ort.InferenceSession.create(new Uint8Array(await (await fetch("model/" + name)).arrayBuffer()),
+  options);
+const random = (dims) => new ort.Tensor("float32", Float32Array.from({ length: dims.reduce((a, b) => a * b) },
+  () => Math.random()), dims);
+// jobs: [{ graph, input, dims, fetches }]: ms of each, median of `rounds` taken round-robin after a warm-up
+window.timeGraphs = async (jobs, rounds) => {
+  const sessions = { "encoder.onnx": await load("encoder.onnx"), "decoder.onnx": await load("decoder.onnx") };
+  const feeds = jobs.map((j) => ({ [j.input]: random(j.dims) }));
+  const times = jobs.map(() => []);
+  for (let r = 0; r <= rounds; r++) {
+    for (let i = 0; i < jobs.length; i++) {
+      const start = performance.now();
+      await sessions[jobs[i].graph].run(feeds[i], jobs[i].fetches || undefined);
+      if (r) times[i].push(performance.now() - start);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
+};
+window.ready = true;
+</script>"""
+
+
+def graphs_alone(args: argparse.Namespace, browser: Any, tmp: Path, model: Any) -> list[str]:
+    """Each graph's own time in onnxruntime-web, with the page's session options and no page around it (random
+    inputs: the time does not depend on the values): the floor under any page's still."""
+    probe = tmp / "probe"
+    probe.mkdir()
+    (probe / "index.html").write_text(PROBE_PAGE, encoding="utf-8")
+    (probe / "ort").symlink_to(WEB / "ort", target_is_directory=True)
+    server, url = serve(tmp, True, probe)
+    side, channels, down = args.size, model.config.feature_channels, model.config.downsample
+    h, w = side * 3 // 4, side
+    jobs = {"encoder, photo, all outputs": ("encoder.onnx", "image", [1, 3, h, w], None),
+            "encoder, painting, all outputs": ("encoder.onnx", "image", [1, 3, side, side], None),
+            "encoder, painting, mean and std only (the page)": ("encoder.onnx", "image", [1, 3, side, side],
+                                                                 ["mean", "std"]),
+            "decoder, photo": ("decoder.onnx", "features", [1, channels, h // down, w // down], None)}
+    spec = [{"graph": g, "input": i, "dims": d, "fetches": f} for g, i, d, f in jobs.values()]
+    ms = {}
+    try:
+        for threads in (1, 2):
+            page = browser.new_page()
+            page.set_default_timeout(300_000)
+            page.goto(f"{url}?threads={threads}")
+            page.wait_for_function("() => window.ready")
+            ms[threads] = dict(zip(jobs, page.evaluate("([j, r]) => window.timeGraphs(j, r)", [spec, args.rounds])))
+            page.close()
+    finally:
+        server.shutdown()
+    lines = [f"graphs alone: onnxruntime-web WASM, cross-origin isolated, the page's session options, random inputs; "
+             f"median of {args.rounds} rounds", "| graph, input | ms, 1 thread | ms, 2 threads |", "|---|---:|---:|"]
+    lines += [f"| {name} | {ms[1][name]:.1f} | {ms[2][name]:.1f} |" for name in jobs]
+    still = [k for k in jobs if "all outputs" not in k or "photo" in k]
+    lines.append(f"| a still's three runs, as the page makes them | {sum(ms[1][k] for k in still):.1f} | "
+                 f"{sum(ms[2][k] for k in still):.1f} |")
+    return lines
+
+
 # -- live -----------------------------------------------------------------------------------------
 def live_page(browser: Any, url: str, size: str, seconds: float, query: str = "",
               screenshot: Path | None = None) -> dict[str, Any]:
@@ -278,6 +348,8 @@ def main() -> None:
                         help="save the page at 320 x 240 here as a JPEG (docs/live-page.jpg)")
     parser.add_argument("--app-screenshot", type=Path, default=None,
                         help="save the app's Live tab here as a JPEG (docs/app-live.jpg)")
+    parser.add_argument("--graphs", action="store_true",
+                        help="also each graph's own time in onnxruntime-web, with no page around it")
     parser.add_argument("--no-still", action="store_true", help="live rows only")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
@@ -329,6 +401,8 @@ def main() -> None:
                                     args=CHROMIUM_ARGS)
         if not args.no_still:
             lines += still(args, browser, servers, urls, tmp, model, photo_img, painting_img, ort, Stylizer, report)
+        if args.graphs:
+            lines += graphs_alone(args, browser, tmp, model)
         if args.live:
             lines += live(args, browser, servers, report)
         browser.close()
