@@ -23,12 +23,14 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when gradio is imported
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections import OrderedDict  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Callable, Mapping  # noqa: E402
 
@@ -37,7 +39,7 @@ from PIL import Image  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402 - gradio's server is Starlette's
 from starlette.staticfiles import StaticFiles  # noqa: E402
 
-from adain_hub import hub  # noqa: E402
+from adain_hub import __version__, hub  # noqa: E402
 from adain_hub.backends import BACKENDS  # noqa: E402
 from adain_hub.hub import looks_like_path, named_models  # noqa: E402
 from adain_hub.images import ImageError, load_image, one_line  # noqa: E402
@@ -250,6 +252,8 @@ def make_stylize_fn(stylizers: Stylizer | Mapping[str, Stylizer], banks: Mapping
             )
         except ValueError as exc:  # bad settings (alpha out of range, mask/style mismatch)
             raise user_error(str(exc)) from None
+        label_provenance(result, model, float(alpha), int(size),
+                         [painting if s is famous else "an image" for s in styles])
         log.info(
             "stylized %dx%d with %d style(s), alpha=%.2f%s in %.2f s",
             *result.size,
@@ -261,6 +265,22 @@ def make_stylize_fn(stylizers: Stylizer | Mapping[str, Stylizer], banks: Mapping
         return result
 
     return stylize
+
+
+_RESULT_NUMBERS = itertools.count(1)
+
+
+def label_provenance(result: Image.Image, model: str | None, alpha: float, size: int, styles: list[str]) -> None:
+    """Text chunks for the PNG result: what made it, with which settings, when. They also give every result bytes
+    of its own: gradio (6.31) keeps an output under the hash of its bytes and rewrites that file in place
+    (``processing_utils.save_pil_to_cache``), so two requests with the same result raced, one client reading the
+    file while the other request truncated it ("peer closed connection without sending complete message body")."""
+    result.info.update({
+        "Software": f"adain-hub {__version__}",
+        "Comment": (f"AdaIN style transfer{f', model {model}' if model else ''}; style: {', '.join(styles)}; "
+                    f"alpha {alpha:g}; size {size or 'original'}; result {next(_RESULT_NUMBERS)} of this server"),
+        "Creation Time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+    })
 
 
 def make_live_fn(stylizers: Stylizer | Mapping[str, Stylizer],

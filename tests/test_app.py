@@ -76,6 +76,13 @@ def test_stylize_endpoint_returns_a_png_at_the_output_size(served):
     result, photo = as_array(out), as_array(content, expected)
     assert result.std() > 0.05  # a picture, not a flat colour
     assert np.abs(result - photo).mean() > 0.05  # and restyled, not the photo given back
+    # the PNG says what made it; the same request again paints the same pixels in a file of its own
+    text = Image.open(out).text
+    assert text["Software"].startswith("adain-hub ") and "alpha 1; size 256" in text["Comment"], text
+    again = client.predict(handle_file(content), handle_file(FIXTURES / "brick.png"), 1.0, size=256,
+                           api_name="/stylize")
+    assert Path(again) != Path(out) and np.array_equal(as_array(again), result)
+    assert Image.open(again).text["Creation Time"] != text["Creation Time"]
 
 
 def test_a_famous_painting_from_the_models_bank_is_a_style(served):
@@ -359,7 +366,9 @@ def test_the_live_tab_streams_frames_through_the_photo_tabs_stylizer(tmp_path):
 
 def test_forty_still_requests_from_eight_clients_all_get_answers(served, tmp_path):
     """8 clients each sending 5 stills one after another (40 requests, 8 at a time in the queue): every one
-    comes back as a picture, none as an error."""
+    comes back as a picture, none as an error. Clients i and i + 5 ask for the same result at the same moment:
+    before results carried their own metadata, gradio wrote both to one cache file and one download could read
+    it while the other request was rewriting it."""
     from concurrent.futures import ThreadPoolExecutor
 
     client, _ = served
