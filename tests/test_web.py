@@ -30,6 +30,7 @@ pytest.importorskip("playwright.sync_api")  # the browser fixtures (conftest) ne
 
 from adain_hub import AdaIN, AdaINConfig, Stylizer  # noqa: E402
 from adain_hub.images import output_size  # noqa: E402
+from adain_hub.input_plan import network_plan, symmetric_index  # noqa: E402
 from adain_hub.onnx_export import adain_step, crop_box, export_graph  # noqa: E402
 
 from .conftest import (  # noqa: E402
@@ -162,6 +163,28 @@ def test_page_paints_what_python_paints(page, lite, site, tmp_path):
     assert page.requests and all(m == "GET" and u.startswith(own) for m, u in page.requests), page.requests
 
 
+def test_a_strip_and_an_icon_run_as_python_runs_them(page, lite, tmp_path):
+    """A photo with a side under 32 px: the page mirrors a strip out to 32 px and cuts it back, and enlarges an
+    icon, as adain_hub's input plan does, so it paints what Python paints."""
+    model, _ = lite
+    stylizer = Stylizer(model, backend="fp32")
+    painting = Image.open(ROOT / "examples" / "kandinsky_improvisation_30.jpg").convert("RGB").resize((128, 128))
+    painting.save(tmp_path / "painting.png")
+    page.locator("#painting-input").set_input_files(str(tmp_path / "painting.png"))
+    source = Image.open(FIXTURES / "coffee.png").convert("RGB")
+    for i, (size, floor) in enumerate([((300, 20), 60.0), ((24, 16), 30.0)]):
+        photo = source.resize(size, Image.Resampling.LANCZOS)
+        photo.save(tmp_path / f"photo{i}.png")
+        page.evaluate("() => { window.adainTimes = null; }")
+        page.locator("#photo-input").set_input_files(str(tmp_path / f"photo{i}.png"))
+        wait_for_alpha(page, 1)
+        got = canvas(page)
+        assert got.shape == (size[1], size[0], 3)
+        # the strip matches to the last bit (it enlarged whole before: 16.6 dB); the icon's last step, back down to
+        # 24 x 16, is the canvas's resampling against PIL's LANCZOS (34 dB here)
+        assert psnr(got, np.asarray(stylizer(photo, painting))) >= floor, size
+
+
 def test_page_shows_a_stylized_photo_with_the_bundled_model(browser, tmp_path):
     """Any export runs in the page: the bundled VGG model at 256 px paints a real stylized photo (the
     lite model's picture is noise until model_card_lite/ ships) and matches Python as closely."""
@@ -258,11 +281,13 @@ def test_a_plain_static_server_still_gets_wasm_threads(page, browser, site):
 
 
 def test_page_arithmetic_matches_python(page):
-    """adain.js against adain_hub: the AdaIN step, the output size and the crop, on the same numbers."""
+    """adain.js against adain_hub: the AdaIN step, the output size, the network plan (icons enlarged, strips
+    mirrored out) and the crop, on the same numbers."""
     rng = np.random.default_rng(0)
     feats = rng.normal(size=(1, 4, 3, 5)).astype(np.float32)
     c_mean, c_std, s_mean, s_std = (rng.uniform(0.5, 2, size=(1, 4, 1, 1)).astype(np.float32) for _ in range(4))
-    sizes = [(512, 384), (4000, 3000), (451, 300), (2000, 20), (16, 16), (600, 33), (77, 50)]
+    sizes = [(512, 384), (4000, 3000), (451, 300), (2000, 20), (16, 16), (600, 33), (77, 50), (20, 12), (1, 300),
+             (3, 40)]
     args = {"f": feats.ravel().tolist(), "cm": c_mean.ravel().tolist(), "cs": c_std.ravel().tolist(),
             "sm": s_mean.ravel().tolist(), "ss": s_std.ravel().tolist(), "sizes": sizes}
     got = page.evaluate("""async (a) => {
@@ -272,12 +297,21 @@ def test_page_arithmetic_matches_python(page):
             step: Array.from(A.adainStep(f32(a.f), f32(a.cm), f32(a.cs), f32(a.sm), f32(a.ss), 0.7)),
             sizes: a.sizes.map(([w, h]) => A.outputSize(w, h, 512)),
             crops: a.sizes.map(([w, h]) => A.cropBox(h, w)),
+            plans: a.sizes.map(([w, h]) => A.networkPlan(...A.outputSize(w, h, 512))),
+            mirrored: [[1, 15, 16], [3, 14, 15], [5, 2, 3], [7, 0, 0]].map(([n, b, c]) => Array.from(A.symmetricIndex(n, b, c))),
         };
     }""", args)
     want = adain_step(feats, c_mean, c_std, s_mean, s_std, 0.7)
     np.testing.assert_allclose(np.array(got["step"]).reshape(want.shape), want, rtol=1e-5, atol=1e-5)
     assert [tuple(s) for s in got["sizes"]] == [output_size(w, h, 512) for w, h in sizes]
     assert [tuple(c) for c in got["crops"]] == [crop_box(h, w) for w, h in sizes]
+    for (w, h), plan in zip(sizes, got["plans"]):
+        want_plan = network_plan(*output_size(w, h, 512))
+        top, _, left, _ = want_plan.padding
+        assert (tuple(plan["scaled"]), tuple(plan["padded"]), plan["top"], plan["left"]) == (
+            want_plan.scaled, want_plan.padded, top, left), (w, h)
+    for (n, before, after), index in zip([(1, 15, 16), (3, 14, 15), (5, 2, 3), (7, 0, 0)], got["mirrored"]):
+        assert index == symmetric_index(n, before, after).tolist()
 
 
 def test_page_says_what_is_wrong(page, tmp_path):

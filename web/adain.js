@@ -19,16 +19,43 @@ export function outputSize(width, height, cap) {
   return [Math.max(1, roundHalfEven(width * scale)), Math.max(1, roundHalfEven(height * scale))];
 }
 
-// The size the network runs an output size at: a side under MIN_SIDE brings the image up to it (the Python
-// pipeline pads such a side instead, adain_hub.input_plan; a page always works under a cap, so the enlarged
-// strip stays bounded), refused past MAX_NETWORK_SIDE rather than run at any length.
-const MAX_NETWORK_SIDE = 8192;
-export function networkSize(width, height) {
-  if (Math.min(width, height) >= MIN_SIDE) return [width, height];
-  const scale = MIN_SIDE / Math.min(width, height);
-  const size = [Math.max(MIN_SIDE, roundHalfEven(width * scale)), Math.max(MIN_SIDE, roundHalfEven(height * scale))];
-  if (Math.max(...size) > MAX_NETWORK_SIDE) throw new Error(`too thin to stylize (${width} x ${height} px)`);
-  return size;
+// How an outWidth x outHeight result runs through the network (adain_hub.input_plan.network_plan): an icon (its
+// longer side under MIN_SIDE) is enlarged until that side is MIN_SIDE; a side still under MIN_SIDE (a strip's) is
+// mirrored out to MIN_SIDE, split evenly, and cut back out after. `scaled` is the picture drawn, `padded` what the
+// encoder takes, [top, left] where the picture sits in it.
+export function networkPlan(width, height) {
+  const longest = Math.max(width, height);
+  const scale = longest < MIN_SIDE ? MIN_SIDE / longest : 1;
+  const scaled = [Math.max(1, roundHalfEven(width * scale)), Math.max(1, roundHalfEven(height * scale))];
+  const padded = [Math.max(scaled[0], MIN_SIDE), Math.max(scaled[1], MIN_SIDE)];
+  return { scaled, padded, top: (padded[1] - scaled[1]) >> 1, left: (padded[0] - scaled[0]) >> 1 };
+}
+
+// Source positions of before + length + after positions mirrored about the edges, edge included (numpy's
+// "symmetric" padding, adain_hub.input_plan.symmetric_index): works for a 1 px side too.
+export function symmetricIndex(length, before, after) {
+  return Int32Array.from({ length: before + length + after }, (_, k) => {
+    const i = (((k - before) % (2 * length)) + 2 * length) % (2 * length);
+    return i >= length ? 2 * length - 1 - i : i;
+  });
+}
+
+// RGBA bytes of a picture at plan.scaled, mirrored out to plan.padded.
+export function mirrorPad(rgba, plan) {
+  const [sw, sh] = plan.scaled, [pw, ph] = plan.padded;
+  const rows = symmetricIndex(sh, plan.top, ph - sh - plan.top);
+  const cols = symmetricIndex(sw, plan.left, pw - sw - plan.left);
+  const out = new Uint8ClampedArray(4 * pw * ph);
+  for (let y = 0, o = 0; y < ph; y++) {
+    for (let x = 0; x < pw; x++, o += 4) {
+      const i = 4 * (rows[y] * sw + cols[x]);
+      out[o] = rgba[i];
+      out[o + 1] = rgba[i + 1];
+      out[o + 2] = rgba[i + 2];
+      out[o + 3] = rgba[i + 3];
+    }
+  }
+  return out;
 }
 
 // Where a height x width photo sits in the decoder's padded output: [top, left].
@@ -68,14 +95,14 @@ export function adainStep(features, contentMean, contentStd, styleMean, styleStd
   return out;
 }
 
-// The decoder's float32 (3, paddedH, paddedW) image in [0, 1] -> RGBA bytes of the height x width
-// photo cut out of it, rounded as adain_hub.images.to_pil rounds (`out` reused when given).
-export function toRGBA(chw, paddedHeight, paddedWidth, height, width, out = new Uint8ClampedArray(4 * width * height)) {
-  const [top, left] = cropBox(height, width);
-  const plane = paddedHeight * paddedWidth;
+// The decoder's float32 (3, planeHeight, planeWidth) image in [0, 1] -> RGBA bytes of the height x width
+// picture at [top, left] in it, rounded as adain_hub.images.to_pil rounds (`out` reused when given).
+export function toRGBA(chw, planeHeight, planeWidth, top, left, height, width,
+  out = new Uint8ClampedArray(4 * width * height)) {
+  const plane = planeHeight * planeWidth;
   const byte = (v) => Math.floor((v > 1 ? 1 : v > 0 ? v : 0) * 255 + 0.5); // clamped to [0, 1] first, as to_pil
   for (let y = 0; y < height; y++) {
-    const row = (y + top) * paddedWidth + left;
+    const row = (y + top) * planeWidth + left;
     for (let x = 0, o = 4 * y * width; x < width; x++, o += 4) {
       out[o] = byte(chw[row + x]);
       out[o + 1] = byte(chw[plane + row + x]);

@@ -195,23 +195,28 @@ function pixels(source, width, height) {
 }
 
 // -- the pipeline ---------------------------------------------------------------------------------
-// Encode `source` drawn at the network size of an outWidth x outHeight result. `reuse` keeps the input
-// tensor's buffer (a camera frame), else it is the photo's own and stays with its features. `statsOnly`
-// fetches the channel statistics alone (a painting): the features then never leave onnxruntime-web, which
-// saves a tenth of a painting's time.
+// Encode `source` as the network takes an outWidth x outHeight result (A.networkPlan: an icon enlarged, a strip
+// mirrored out, as in Python). `reuse` keeps the input tensor's buffer (a camera frame), else it is the photo's
+// own and stays with its features. `statsOnly` fetches the channel statistics alone (a painting): the features
+// then never leave onnxruntime-web, which saves a few ms.
 async function encode(source, outWidth, outHeight, reuse, statsOnly = false) {
-  const [width, height] = A.networkSize(outWidth, outHeight);
+  const plan = A.networkPlan(outWidth, outHeight);
+  const [width, height] = plan.scaled, [paddedWidth, paddedHeight] = plan.padded;
   const start = performance.now();
   const rgba = pixels(source, width, height);
-  const size = 3 * width * height;
-  const data = A.toTensorData(rgba, width, height, reuse ? buffer("input", Float32Array, size) : new Float32Array(size));
+  const padded = paddedWidth === width && paddedHeight === height ? rgba : A.mirrorPad(rgba, plan); // a strip
+  const size = 3 * paddedWidth * paddedHeight;
+  const data = A.toTensorData(padded, paddedWidth, paddedHeight,
+    reuse ? buffer("input", Float32Array, size) : new Float32Array(size));
   const runStart = performance.now();
-  const feeds = { image: new state.ort.Tensor("float32", data, [1, 3, height, width]) };
+  const feeds = { image: new state.ort.Tensor("float32", data, [1, 3, paddedHeight, paddedWidth]) };
   const out = await (statsOnly ? state.encoder.run(feeds, ["mean", "std"]) : state.encoder.run(feeds));
   const end = performance.now();
+  const [top, left] = A.cropBox(paddedHeight, paddedWidth); // where the graph put the padded input
   return {
-    width, height, outWidth, outHeight, dims: out.features?.dims, input: rgba,
-    features: out.features?.data, mean: out.mean.data, std: out.std.data, ms: end - start, graphMs: end - runStart,
+    width, height, outWidth, outHeight, dims: out.features?.dims, input: rgba, top: top + plan.top,
+    left: left + plan.left, features: out.features?.data, mean: out.mean.data, std: out.std.data, ms: end - start,
+    graphMs: end - runStart,
   };
 }
 
@@ -232,10 +237,10 @@ async function decode(content, style, alpha, reuse) {
   const runStart = performance.now();
   const out = await state.decoder.run({ features: new state.ort.Tensor("float32", target, content.dims) });
   const graphMs = performance.now() - runStart;
-  const [, , paddedHeight, paddedWidth] = out.image.dims;
+  const [, , planeHeight, planeWidth] = out.image.dims;
   const size = 4 * content.width * content.height;
-  const rgba = A.toRGBA(out.image.data, paddedHeight, paddedWidth, content.height, content.width,
-    reuse ? buffer("rgba", Uint8ClampedArray, size) : new Uint8ClampedArray(size));
+  const rgba = A.toRGBA(out.image.data, planeHeight, planeWidth, content.top, content.left, content.height,
+    content.width, reuse ? buffer("rgba", Uint8ClampedArray, size) : new Uint8ClampedArray(size));
   return { rgba, graphMs };
 }
 
