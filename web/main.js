@@ -435,8 +435,8 @@ async function liveFrame(camera) {
     $("time").textContent = `${fps.toFixed(1)} fps, ${w} × ${h}${$("live-size").value === "auto" ? " (auto)" : ""}`;
     // the page's own counters, for tests and benchmarks/bench_web.py; the last frame's input and output
     window.adainLive = { frames: camera.frames, dropped: camera.presented - camera.first - camera.frames, fps,
-      width: w, height: h, ms: run.times.total, encodeMs: run.times.photo, decodeMs: run.times.decode, graphsMs: run.times.graphs,
-      backend: state.backend, threads: state.threads };
+      width: w, height: h, ms: run.times.total, encodeMs: run.times.photo, decodeMs: run.times.decode,
+      graphsMs: run.times.graphs, backend: state.backend, threads: state.threads };
     window.adainFrame = { input: run.content.input, output: run.rgba, width: run.content.width,
       height: run.content.height, alpha: run.alpha, painting: run.style.label };
   } catch (error) {
