@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--sheet-rows", type=int, default=8, metavar="N", help="pairs on the contact sheet (default 8)")
     e.add_argument("--sweep-pairs", type=int, default=3, metavar="N",
                    help="pairs on the alpha sweep sheet (0: no sweep)")
+    e.add_argument("--alpha", type=float, default=1.0, help="our models' style strength, 0 to 1 (default 1)")
     e.set_defaults(func=cmd_eval)
 
     # -- export ----------------------------------------------------------------------------
@@ -602,6 +603,8 @@ def _eval(args: argparse.Namespace) -> int:
             raise CliError(f"--{flag.replace('_', '-')} cannot be {value}", USAGE_ERROR)
     if args.out.exists() and not args.out.is_dir():
         raise CliError(f"{args.out}: --out must be a folder, and this is a file", USAGE_ERROR)
+    if not 0.0 <= args.alpha <= 1.0:
+        raise CliError(f"--alpha must be between 0 and 1, got {args.alpha}", USAGE_ERROR)
 
     try:
         contents, bad_contents = ev.load_folder(args.contents, args.limit_contents, args.size)
@@ -628,7 +631,7 @@ def _eval(args: argparse.Namespace) -> int:
             timed = Stylizer(model, backend=args.backend, size=args.size, style_size=args.size, cache_size=0)
         except Exception as exc:
             raise CliError(f"backend {args.backend!r}: {_one_line(exc)}") from None
-        methods[name] = ev.AdaINMethod(timed)
+        methods[name] = ev.AdaINMethod(timed, args.alpha)
     first = next(iter(methods.values()))
     timed, model = first.stylizer, next(iter(models.values()))
     if args.peer:

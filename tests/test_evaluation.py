@@ -273,6 +273,28 @@ def test_cli_eval_measures_several_models_on_the_same_pairs(tiny_folders, tmp_pa
     assert "given twice" in capsys.readouterr().err
 
 
+def test_cli_eval_scores_our_models_at_the_alpha_asked(tiny_folders, tmp_path, capsys):
+    """--alpha reaches our methods: at 0 the output is the photo's own features decoded, the same whatever the
+    painting, and at 1 it is not; an alpha outside [0, 1] is refused before anything runs."""
+    _, c, s = tiny_folders
+    model_dir = tmp_path / "responsive"
+    responsive(AdaIN(TINY), seed=3).save_pretrained(model_dir)  # random weights that respond (model and judge)
+    losses = {}
+    for alpha in ("0", "1"):
+        out = tmp_path / f"alpha{alpha}"
+        assert main(["eval", "--contents", str(c), "--styles", str(s), "--out", str(out), "--model", str(model_dir),
+                     "--judge", str(model_dir), "--backend", "fp32", "--size", "64", "--sweep-pairs", "0",
+                     "--alpha", alpha]) == 0, capsys.readouterr().err
+        with open(out / "pairs.csv") as f:
+            losses[alpha] = {(r["content"], r["style"]): float(r["content_loss"]) for r in csv.DictReader(f)}
+    for photo in ("astronaut.png", "chelsea.png"):
+        assert losses["0"][(photo, "brick.png")] == losses["0"][(photo, "coffee.png")], losses
+        assert losses["1"][(photo, "brick.png")] != losses["1"][(photo, "coffee.png")], losses
+    out = tmp_path / "refused"
+    assert main(["eval", "--contents", str(c), "--styles", str(s), "--out", str(out), "--alpha", "1.5"]) == 2
+    assert "--alpha" in capsys.readouterr().err and not out.exists()
+
+
 def test_summary_gives_median_ratios_to_the_baseline():
     def pair(method, content, style_loss):
         return ev.PairScore(method, content, "s", 1.0, style_loss, 1.0, 0.5, 0.1)
