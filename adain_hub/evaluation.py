@@ -404,36 +404,43 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}" if 0.01 <= abs(value) < 1000 else f"{value:.3g}"
 
 
+def _titles() -> list[str]:
+    return [f"{title} {'↑' if higher else '↓'}" for title, higher in METRICS.values()]
+
+
+def win_table(scores: Sequence[PairScore], method: str, other: str) -> list[str]:
+    """Markdown lines: the share of pairs on which ``method`` scores better than ``other``, per metric."""
+    rates = win_rates(scores, method, other)
+    return ["| " + " | ".join(_titles()) + " |", "|" + "---|" * len(METRICS),
+            "| " + " | ".join(f"{100 * rates[m]:.0f}%" for m in METRICS) + " |"]
+
+
+def ratio_table(scores: Sequence[PairScore], methods: Sequence[str], baseline: str, digits: int = 2) -> list[str]:
+    """Markdown lines: each method's medians over pairs as ratios to ``baseline``'s (:func:`median_ratios`)."""
+    lines = ["| method | " + " | ".join(_titles()) + " |", "|" + "---|" * (len(METRICS) + 1)]
+    for method in methods:
+        if method != baseline:
+            ratios = median_ratios(scores, method, baseline)
+            lines.append(f"| {method} | " + " | ".join(f"{ratios[m]:.{digits}f}x" for m in METRICS) + " |")
+    return lines
+
+
 def summary_markdown(scores: Sequence[PairScore], methods: Sequence[str], baseline: str | None = None) -> str:
     """The summary as a Markdown table (mean ± std over pairs); with two or more methods, a second
     table of how often the first method beats each other one pair by pair; with a ``baseline`` (the
     peer), a table of every other method's medians as ratios to the baseline's (the figures the
     issues and cards quote: means are dragged by a few extreme pairs, medians are not)."""
-    arrows = {m: ("↑" if hb else "↓") for m, (_, hb) in METRICS.items()}
-    head = ["method", "pairs"] + [f"{title} {arrows[m]}" for m, (title, _) in METRICS.items()]
+    head = ["method", "pairs"] + _titles()
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in summarize(scores, methods):
         cells = [str(row["method"]), str(row["pairs"])]
         cells += [f"{_fmt(row[f'{m}_mean'])} ± {_fmt(row[f'{m}_std'])}" for m in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
     for other in methods[1:]:
-        rates = win_rates(scores, methods[0], other)
-        lines += [
-            "",
-            f"Pairs on which {methods[0]} beats {other}:",
-            "",
-            "| " + " | ".join(f"{METRICS[m][0]} {arrows[m]}" for m in METRICS) + " |",
-            "|" + "---|" * len(METRICS),
-            "| " + " | ".join(f"{100 * rates[m]:.0f}%" for m in METRICS) + " |",
-        ]
+        lines += ["", f"Pairs on which {methods[0]} beats {other}:", "", *win_table(scores, methods[0], other)]
     if baseline is not None and baseline in methods and len(methods) > 1:
         lines += ["", f"Medians over pairs, as ratios to {baseline}'s (below 1 is better, above 1 for SSIM):", "",
-                  "| method | " + " | ".join(f"{METRICS[m][0]} {arrows[m]}" for m in METRICS) + " |",
-                  "|" + "---|" * (len(METRICS) + 1)]
-        for method in methods:
-            if method != baseline:
-                ratios = median_ratios(scores, method, baseline)
-                lines.append(f"| {method} | " + " | ".join(f"{ratios[m]:.2f}x" for m in METRICS) + " |")
+                  *ratio_table(scores, methods, baseline)]
     grids = {m: median_metric(scores, m, "grid") for m in methods}
     lines += ["", "Median grid score (a 4 px or 2 px mesh; photos score 1-3, lower is cleaner): "
               + ", ".join(f"{m} {v:.1f}" for m, v in grids.items()), ""]

@@ -182,11 +182,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 # -- the graphs alone -----------------------------------------------------------------------------
 PROBE_PAGE = """<!doctype html><meta charset="utf-8"><title>graphs alone</title><script type="module">
 const ort = await import("./ort/ort.wasm.min.mjs");
+const { sessionOptions } = await import("./adain.js");
 ort.env.wasm.wasmPaths = new URL("./ort/", location.href).href;
 ort.env.wasm.numThreads = Number(new URLSearchParams(location.search).get("threads"));
-// the session options of web/main.js (openSessions)
-const options = { executionProviders: ["wasm"], graphOptimizationLevel: "all", enableCpuMemArena: true,
-  enableMemPattern: true };
+const options = sessionOptions("wasm"); // the page's own
 const load = async (name) => ort.InferenceSession.create(new Uint8Array(await (await fetch("model/" + name)).arrayBuffer()),
   options);
 const random = (dims) => new ort.Tensor("float32", Float32Array.from({ length: dims.reduce((a, b) => a * b) },
@@ -209,6 +208,17 @@ window.ready = true;
 </script>"""
 
 
+def graph_gflop(model: Any, graph: str, dims: list[int]) -> float:
+    """The floating-point operations of one run of ``graph`` (its convolutions, as torch counts them) at ``dims``."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    half = model.encoder if graph == "encoder.onnx" else model.decoder
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        half(torch.zeros(dims))
+    return counter.get_total_flops() / 1e9
+
+
 def graphs_alone(args: argparse.Namespace, browser: Any, tmp: Path, model: Any) -> list[str]:
     """Each graph's own time in onnxruntime-web, with the page's session options and no page around it (random
     inputs: the time does not depend on the values): the floor under any page's still."""
@@ -216,15 +226,18 @@ def graphs_alone(args: argparse.Namespace, browser: Any, tmp: Path, model: Any) 
     probe.mkdir()
     (probe / "index.html").write_text(PROBE_PAGE, encoding="utf-8")
     (probe / "ort").symlink_to(WEB / "ort", target_is_directory=True)
+    (probe / "adain.js").symlink_to(WEB / "adain.js")
     server, url = serve(tmp, True, probe)
     side, channels, down = args.size, model.config.feature_channels, model.config.downsample
     h, w = side * 3 // 4, side
-    jobs = {"encoder, photo, all outputs": ("encoder.onnx", "image", [1, 3, h, w], None),
-            "encoder, painting, all outputs": ("encoder.onnx", "image", [1, 3, side, side], None),
+    # name: graph, input, its dims, outputs fetched (None: all), part of a still as the page makes it
+    jobs = {"encoder, photo, all outputs": ("encoder.onnx", "image", [1, 3, h, w], None, True),
+            "encoder, painting, all outputs": ("encoder.onnx", "image", [1, 3, side, side], None, False),
             "encoder, painting, mean and std only (the page)": ("encoder.onnx", "image", [1, 3, side, side],
-                                                                 ["mean", "std"]),
-            "decoder, photo": ("decoder.onnx", "features", [1, channels, h // down, w // down], None)}
-    spec = [{"graph": g, "input": i, "dims": d, "fetches": f} for g, i, d, f in jobs.values()]
+                                                                 ["mean", "std"], True),
+            "decoder, photo": ("decoder.onnx", "features", [1, channels, h // down, w // down], None, True)}
+    spec = [{"graph": g, "input": i, "dims": d, "fetches": f} for g, i, d, f, _ in jobs.values()]
+    gflop = {name: graph_gflop(model, graph, dims) for name, (graph, _, dims, _, _) in jobs.items()}
     ms = {}
     try:
         for threads in (1, 2):
@@ -237,15 +250,24 @@ def graphs_alone(args: argparse.Namespace, browser: Any, tmp: Path, model: Any) 
     finally:
         server.shutdown()
     lines = [f"graphs alone: onnxruntime-web WASM, cross-origin isolated, the page's session options, random inputs; "
-             f"median of {args.rounds} rounds", "| graph, input | ms, 1 thread | ms, 2 threads |", "|---|---:|---:|"]
-    lines += [f"| {name} | {ms[1][name]:.1f} | {ms[2][name]:.1f} |" for name in jobs]
-    still = [k for k in jobs if "all outputs" not in k or "photo" in k]
-    lines.append(f"| a still's three runs, as the page makes them | {sum(ms[1][k] for k in still):.1f} | "
-                 f"{sum(ms[2][k] for k in still):.1f} |")
+             f"median of {args.rounds} rounds",
+             "| graph, input | GFLOP (convolutions) | ms, 1 thread | GFLOP/s, 1 thread | ms, 2 threads |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {name} | {gflop[name]:.2f} | {ms[1][name]:.1f} | {gflop[name] / ms[1][name] * 1000:.1f} | "
+              f"{ms[2][name]:.1f} |" for name in jobs]
+    still = [name for name, job in jobs.items() if job[4]]
+    lines.append(f"| a still's three runs, as the page makes them | {sum(gflop[k] for k in still):.2f} | "
+                 f"{sum(ms[1][k] for k in still):.1f} | | {sum(ms[2][k] for k in still):.1f} |")
     return lines
 
 
 # -- live -----------------------------------------------------------------------------------------
+def save_shot(png: bytes, path: Path, width: int = 900) -> None:
+    """A screenshot for the docs: ``width`` px wide, as a JPEG."""
+    shot = Image.open(io.BytesIO(png)).convert("RGB")
+    shot.resize((width, round(shot.height * width / shot.width)), Image.Resampling.LANCZOS).save(path, quality=88)
+
+
 def live_page(browser: Any, url: str, size: str, seconds: float, query: str = "",
               screenshot: Path | None = None) -> dict[str, Any]:
     """The page's camera mode at working size ``size`` ("320", "640" or "auto"): frames per second by its
@@ -274,9 +296,7 @@ def live_page(browser: Any, url: str, size: str, seconds: float, query: str = ""
             box = page.evaluate("""() => { const b = document.body.getBoundingClientRect();
                 const o = document.querySelector('.output').getBoundingClientRect();
                 return { x: b.x, y: 0, width: b.width, height: o.bottom + 8 }; }""")
-            shot = Image.open(io.BytesIO(page.screenshot(clip=box))).convert("RGB")
-            shot.resize((900, round(shot.height * 900 / shot.width)), Image.Resampling.LANCZOS).save(screenshot,
-                                                                                                  quality=88)
+            save_shot(page.screenshot(clip=box), screenshot)
         return {"fps": (end["frames"] - start["frames"]) / (t1 - t0), "width": end["width"], "height": end["height"],
                 "ms": statistics.median(times), "graphs_ms": statistics.median(graphs),
                 "dropped": end["dropped"] - start["dropped"], "threads": end["threads"]}
@@ -324,9 +344,7 @@ def live_app(browser: Any, seconds: float, screenshot: Path | None = None) -> di
             "async (i) => { while (!(i.complete && i.naturalWidth)) await new Promise(requestAnimationFrame); "
             "return [i.naturalWidth, i.naturalHeight]; }")
         if screenshot:
-            shot = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB")
-            shot.resize((900, round(shot.height * 900 / shot.width)), Image.Resampling.LANCZOS).save(screenshot,
-                                                                                                  quality=88)
+            save_shot(page.screenshot(full_page=True), screenshot)
         return {"fps": (end - start) / (t1 - t0), "width": size[0], "height": size[1], "backend": stylizer.backend.name}
     finally:
         context.close()

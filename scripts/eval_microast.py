@@ -8,11 +8,11 @@ the same pairs, with a grid score of 3 or less).
 
 MicroAST's network comes from that checkout (``net_microAST.py`` and ``models/*_iter_160000.pth.tar``), built and
 called as its ``test_microAST.py`` does (``TestNet(content, style, alpha)``), on the photo and the painting that
-``adain eval`` gives every method (capped at ``--size``); a side that is not a multiple of 8 is mirrored out to one
-and the result cut back, as adain-hub's Stylizer does for its own network. The judge is the bundled VGG-19 at the
-run's size and dtype (``--judge-dtype``: the shipped evaluation's is bf16), so MicroAST's rows can be set beside the
-stored ``pairs.csv`` of the model card without scoring adain-hub again. Writes MicroAST's ``pairs.csv``, a contact
-sheet, and ``summary.md`` (medians as ratios to the peer and to MicroAST, and pair-by-pair win rates).
+``adain eval`` gives every method (capped at ``--size``), mirrored out to a multiple of 8 and cut back after
+(``adain_hub.images.pad_to_multiple`` and ``unpad``), as adain-hub's Stylizer runs its own network. The judge is
+the bundled VGG-19 at the run's size and dtype (``--judge-dtype``: the shipped evaluation's is bf16), so MicroAST's
+rows can be set beside the stored ``pairs.csv`` of the model card without scoring adain-hub again. Writes
+MicroAST's ``pairs.csv``, a contact sheet, and ``summary.md`` (medians as ratios to the peer and to MicroAST, and pair-by-pair win rates).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from adain_hub import AdaIN  # noqa: E402
 from adain_hub import evaluation as ev  # noqa: E402
-from adain_hub.images import to_pil, to_tensor  # noqa: E402
+from adain_hub.images import pad_to_multiple, to_pil, to_tensor, unpad  # noqa: E402
 
 WEIGHTS = {"content_encoder": "Encoder", "style_encoder": "Encoder", "modulator": "Modulator", "decoder": "Decoder"}
 
@@ -50,17 +49,11 @@ def load_microast(checkout: Path, alpha: float) -> ev.Method:
 
     def microast(content: Image.Image, style: Image.Image) -> Image.Image:
         with torch.inference_mode():
-            c, s = (mirror_to_multiple(to_tensor(img)) for img in (content, style))
-            out = network(c, s, alpha)[..., : content.height, : content.width]
+            c, s = (pad_to_multiple(to_tensor(img)) for img in (content, style))
+            out = unpad(network(c, s, alpha), content.height, content.width)
         return to_pil(out.clamp(0, 1))
 
     return microast
-
-
-def mirror_to_multiple(x: torch.Tensor, multiple: int = 8) -> torch.Tensor:
-    """Pad the bottom and right of ``(1, 3, H, W)`` by reflection to a multiple of ``multiple``."""
-    h, w = x.shape[-2:]
-    return F.pad(x, (0, -w % multiple, 0, -h % multiple), mode="reflect")
 
 
 def main() -> int:
@@ -103,14 +96,8 @@ def main() -> int:
             f"the other rows from {args.against}", ""]
     if peer:
         text += [ev.summary_markdown(scores, methods, baseline=peer)]
-    arrows = {m: "↑" if higher else "↓" for m, (_, higher) in ev.METRICS.items()}
     text += ["Medians over pairs, as ratios to MicroAST's (below 1 is better, above 1 for SSIM):", "",
-             "| method | " + " | ".join(f"{title} {arrows[m]}" for m, (title, _) in ev.METRICS.items()) + " |",
-             "|" + "---|" * (len(ev.METRICS) + 1)]
-    for method in methods[:-1]:
-        ratios = ev.median_ratios(scores, method, "MicroAST")
-        text.append(f"| {method} | " + " | ".join(f"{ratios[m]:.2f}x" for m in ev.METRICS) + " |")
-    text.append("")
+             *ev.ratio_table(scores, methods, "MicroAST"), ""]
     (args.out / "summary.md").write_text("\n".join(text), encoding="utf-8")
     print("\n".join(text))
     first = methods[0]

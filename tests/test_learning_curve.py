@@ -81,3 +81,18 @@ def test_median_ratios_reads_the_first_pairs_of_a_whole_split_run(tmp_path):
     bad = subprocess.run([sys.executable, str(script), str(tmp_path / "pairs.csv"), "--baseline", "nobody"],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "no method 'nobody'" in bad.stderr
+    # a second run of "ours" on the same pairs, named apart, sits beside the first; unnamed, it is refused
+    only_ours = tmp_path / "ours.csv"
+    with only_ours.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(ev.PairScore.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(vars(s) for s in scores if s.method == "ours")
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "pairs.csv"), str(only_ours),
+                          "--baseline", "peer"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 2 and "in more than one file" in run.stderr
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "pairs.csv"), f"again={only_ours}",
+                          "--baseline", "peer"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    again = next(line for line in run.stdout.splitlines() if line.startswith("| again |"))
+    assert again.split(" | ")[2] == "25.000x"
+    assert "Pairs on which again beats peer" in run.stdout

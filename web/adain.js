@@ -113,6 +113,18 @@ export function toRGBA(chw, planeHeight, planeWidth, top, left, height, width,
   return out;
 }
 
+// The onnxruntime-web session options of both graphs on `backend` ("wasm" or "webgpu"). A camera frame asks
+// for the same sizes again and again: keep the buffers instead of allocating them anew for every node of every
+// run (onnxruntime-web turns both off unless asked). Shared with benchmarks/bench_web.py's probe page.
+export function sessionOptions(backend) {
+  return {
+    executionProviders: backend === "webgpu" ? ["webgpu", "wasm"] : ["wasm"],
+    graphOptimizationLevel: "all",
+    enableCpuMemArena: true,
+    enableMemPattern: backend !== "webgpu",
+  };
+}
+
 // -- live frames ------------------------------------------------------------------------------
 // Longer sides a camera frame may be stylized at, smallest first ("auto" moves along them).
 export const LIVE_SIDES = [160, 240, 320, 480, 640];

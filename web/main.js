@@ -80,14 +80,7 @@ async function openSessions(backend, encoderBytes, decoderBytes) {
   // cores, which leaves one of two idle. ?threads=N asks for N.
   const threads = Number(params.get("threads")) || Math.min(4, navigator.hardwareConcurrency || 1);
   ort.env.wasm.numThreads = self.crossOriginIsolated ? threads : 1;
-  const options = {
-    executionProviders: backend === "webgpu" ? ["webgpu", "wasm"] : ["wasm"],
-    graphOptimizationLevel: "all",
-    // a camera frame asks for the same sizes again and again: keep the buffers instead of allocating them
-    // anew for every node of every run (onnxruntime-web turns both off unless asked)
-    enableCpuMemArena: true,
-    enableMemPattern: backend !== "webgpu",
-  };
+  const options = A.sessionOptions(backend);
   const encoder = await ort.InferenceSession.create(encoderBytes.slice(), options);
   const decoder = await ort.InferenceSession.create(decoderBytes.slice(), options);
   Object.assign(state, { ort, backend, encoder, decoder, threads: ort.env.wasm.numThreads });
